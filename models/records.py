@@ -1,0 +1,135 @@
+"""Records of every topic, version 1.
+
+Records are frozen and forbid unknown fields, so a producer's typo is an error rather than silently dropped data.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+    def to_bytes(self) -> bytes:
+        """Serialise as compact UTF-8 JSON, the form every topic carries."""
+        return self.model_dump_json(exclude_none=False).encode()
+
+
+class RawArticle(_Record):
+    """An article as a producer publishes it to ``articles.raw``."""
+
+    id: str = Field(min_length=1, max_length=256, description="Stable id chosen by the producer (e.g. feed GUID hash).")
+    url: AnyHttpUrl | None = Field(default=None, description="Link to the article.")
+    source: str = Field(min_length=1, max_length=512, description="Outlet or feed the article came from.")
+    title: str = Field(default="", max_length=2_000)
+    body: str = Field(min_length=1, description="Plain text of the article (or its summary).")
+    language: str = Field(default="en", min_length=2, max_length=16, description="BCP 47 language tag.")
+    published_at: AwareDatetime | None = Field(default=None, description="When the outlet published it.")
+    fetched_at: AwareDatetime | None = Field(default=None, description="When the producer fetched it.")
+
+
+class Entity(_Record):
+    """A named entity mention, merged per document into one canonical entity."""
+
+    id: str = Field(description="Stable id of the canonical entity: hash of its type and canonical name.")
+    text: str = Field(description="Surface form of the first mention.")
+    canonical: str = Field(description="Canonical name within the document.")
+    type: str = Field(description="PER, ORG, LOC, GPE, NORP, EVENT, MISC, ...")
+    start: int = Field(ge=0, description="Character offset of the first mention in `title + '\\n\\n' + body`.")
+    end: int = Field(ge=0)
+    mentions: int = Field(ge=1, description="How many times the entity is mentioned.")
+    model: str = Field(description="Model and version that produced the entity.")
+
+
+class Event(_Record):
+    """Who did what to whom: one event found in one sentence of an article."""
+
+    id: str = Field(description="Deterministic: hash of the article id and the event's position.")
+    article_id: str
+    story_id: str | None = None
+    trigger: str = Field(description="Lemma of the verb that expresses the event.")
+    actor: str | None = None
+    target: str | None = None
+    location: str | None = None
+    sentence: str = Field(description="Evidence: the sentence the event was found in.")
+    model: str
+
+
+class DedupTier(StrEnum):
+    UNIQUE = "unique"
+    EXACT = "exact"
+    NEAR_DUPLICATE = "near_duplicate"
+    SAME_STORY = "same_story"
+
+
+class DedupVerdict(_Record):
+    """Why an article was, or was not, judged a copy of an earlier one."""
+
+    tier: DedupTier
+    score: float = Field(description="Similarity behind the verdict (1.0 for exact matches).")
+    duplicate_of: str | None = Field(default=None, description="Canonical article id it copies or shares a story with.")
+    evidence: str = Field(default="", description="Which signal decided, in words.")
+
+
+class EnrichedArticle(_Record):
+    """An original article (not a copy) with its entities, events and story on ``articles.enriched``."""
+
+    article: RawArticle
+    entities: tuple[Entity, ...]
+    events: tuple[Event, ...]
+    dedup: DedupVerdict
+    story_id: str = Field(description="Shared by all articles about the same story; stable once assigned.")
+    model_versions: dict[str, str]
+
+
+class DuplicateNotice(_Record):
+    """A copy of an earlier article, on ``articles.duplicates``; it is not enriched again."""
+
+    id: str = Field(description="Id of the duplicate article.")
+    duplicate_of: str = Field(description="Id of the canonical (first seen) article.")
+    tier: DedupTier
+    score: float
+    evidence: str = ""
+    story_id: str
+    source: str
+    title: str
+    url: str | None = None
+
+
+class DeadLetter(_Record):
+    """Rejected input with the original bytes and the reason (errors as data), on ``articles.deadletter``."""
+
+    reason: str = Field(description="Machine-readable cause, e.g. invalid_json, schema, too_large, model_error.")
+    detail: str = Field(description="Human-readable explanation.")
+    stage: str = Field(description="Pipeline stage that rejected the record (decode, validate, analyze, ...).")
+    topic: str
+    partition: int
+    offset: int
+    key_b64: str | None = Field(default=None, description="Original message key, base64.")
+    original_b64: str = Field(description="Original message value, base64 (byte-exact).")
+    # The input's own timestamp rather than the time of failure, so a replayed dead letter is byte-identical.
+    message_timestamp: datetime | None = Field(default=None, description="Kafka timestamp of the rejected message.")
+
+    @property
+    def original(self) -> bytes:
+        return base64.b64decode(self.original_b64)
+
+
+class AnalyzedArticle(_Record):
+    """Internal: an article after the parallel model stage, on its way to the single dedup decision."""
+
+    article: RawArticle
+    embedding_b64: str = Field(description="Unit-length float16 embedding, base64 (768 bytes for 384 dimensions).")
+    entities: tuple[Entity, ...]
+    events: tuple[Event, ...]
+    model_versions: dict[str, str]

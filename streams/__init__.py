@@ -1,0 +1,1 @@
+"""newsstream: a Faust stream processor that validates, deduplicates and enriches news articles."""

@@ -1,0 +1,166 @@
+"""The Faust app: topics, the dedup table and two thin agents.
+
+    articles.raw ──[analyze: decode, validate, embed, parse; batched, parallel across partitions]──▶ analyzed (1 partition)
+         │                                                                                            │
+         └──▶ articles.deadletter ◀──────────────────────────────┐                                  ▼
+                                               [decide: dedup against the table, event by event] ──▶ articles.enriched, events,
+                                                                                                        articles.duplicates
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+from faust.types import AgentT, EventT, StreamT, TopicT
+
+from models import AnalyzedArticle, DeadLetter, RawArticle
+from streams.analyze import Analyzer, ModelFailure
+from streams.decision import decide, outputs, restore
+from streams.decode import RawMessage, dead_letter, decode_article
+from streams.dedup import DedupIndex, StoredArticle, Thresholds
+from streams.settings import Settings
+from streams.topics import DEDUP_TABLE
+
+log = logging.getLogger(__name__)
+
+
+def faust_broker_url(bootstrap: str) -> str:
+    return ";".join(f"kafka://{server.strip()}" for server in bootstrap.split(","))
+
+
+@dataclass
+class Topics:
+    raw: TopicT
+    analyzed: TopicT
+    enriched: TopicT
+    duplicates: TopicT
+    events: TopicT
+    deadletter: TopicT
+
+
+def _bytes_topic(app: faust.App, name: str) -> TopicT:
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
+def raw_message(event: EventT) -> RawMessage:
+    message = event.message
+    return RawMessage(
+        value=message.value,
+        key=message.key,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+    )
+
+
+@dataclass
+class NewsApp:
+    """The Faust app with the parts tests and tools reach into."""
+
+    app: faust.App
+    topics: Topics
+    analyze: AgentT
+    decide: AgentT
+    index: DedupIndex
+
+
+def create_app(settings: Settings, analyzer: Analyzer, **faust_options: Any) -> NewsApp:
+    """Build the app around an injected analyzer (real models in workers, small ones in agent tests)."""
+    app = faust.App(
+        settings.app_id,
+        broker=faust_broker_url(settings.broker_url),
+        store="memory://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 3),
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_max_request_size=16 * 1024 * 1024,
+        web_enabled=settings.web_enabled,
+        web_bind=settings.web_bind,
+        web_port=settings.web_port,
+        **faust_options,
+    )
+    topics = Topics(
+        raw=_bytes_topic(app, settings.topic_raw),
+        analyzed=_bytes_topic(app, settings.topic_analyzed),
+        enriched=_bytes_topic(app, settings.topic_enriched),
+        duplicates=_bytes_topic(app, settings.topic_duplicates),
+        events=_bytes_topic(app, settings.topic_events),
+        deadletter=_bytes_topic(app, settings.topic_deadletter),
+    )
+    # Partitions=1 to match the analyzed topic: a single decision point sees every earlier article.
+    table = app.Table(DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes)
+    index = DedupIndex(Thresholds(settings.near_duplicate_cosine, settings.same_story_cosine))
+    # One thread for the models: inference leaves the event loop free for heartbeats and fetches.
+    model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
+
+    async def send_dead_letter(letter: DeadLetter) -> None:
+        key = f"{letter.topic}/{letter.partition}/{letter.offset}".encode()
+        await topics.deadletter.send(key=key, value=letter.to_bytes())
+
+    @app.agent(topics.raw, name="analyze")
+    async def analyze(stream: StreamT) -> None:
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+            messages = [raw_message(event) for event in batch]
+            decoded = [
+                decode_article(m, max_message_bytes=settings.max_message_bytes, max_body_chars=settings.max_body_chars)
+                for m in messages
+            ]
+            articles = [(m, d) for m, d in zip(messages, decoded, strict=True) if isinstance(d, RawArticle)]
+            for letter in decoded:
+                if isinstance(letter, DeadLetter):
+                    await send_dead_letter(letter)
+            if not articles:
+                continue
+            results = await asyncio.get_running_loop().run_in_executor(
+                model_thread, analyzer.analyze, [article for _, article in articles]
+            )
+            for (message, _), result in zip(articles, results, strict=True):
+                if isinstance(result, ModelFailure):
+                    await send_dead_letter(dead_letter(message, "model_error", result.detail, stage=result.stage))
+                else:
+                    await topics.analyzed.send(key=result.article.id.encode(), value=result.to_bytes())
+
+    @table.on_recover
+    async def rebuild_index() -> None:
+        index.clear()
+        for value in table.values():
+            restore(index, StoredArticle.model_validate_json(value))
+        log.info("dedup index rebuilt", extra={"articles": len(index)})
+
+    # Event by event, not stream.take: Faust only lets a table be written during per-event iteration.
+    @app.agent(topics.analyzed, name="decide")
+    async def decide_agent(stream: StreamT) -> None:
+        async for event in stream.events():
+            try:
+                analyzed = AnalyzedArticle.model_validate_json(event.value)
+            except ValidationError as exc:  # only our own analyze agent writes here, but never crash on a record
+                await send_dead_letter(dead_letter(raw_message(event), "schema", str(exc)[:500], stage="decide"))
+                continue
+            known = table.get(analyzed.article.id)
+            if known is not None:
+                # A replay after a crash or a re-sent article: same verdict, byte-identical outputs.
+                stored = StoredArticle.model_validate_json(known)
+            else:
+                stored = decide(index, analyzed)
+                table[stored.id] = stored.model_dump_json().encode()
+            result = outputs(analyzed, stored)
+            key = analyzed.article.id.encode()
+            if result.duplicate is not None:
+                await topics.duplicates.send(key=key, value=result.duplicate.to_bytes())
+            if result.enriched is not None:
+                await topics.enriched.send(key=key, value=result.enriched.to_bytes())
+            for event in result.events:
+                await topics.events.send(key=key, value=event.to_bytes())
+
+    return NewsApp(app=app, topics=topics, analyze=analyze, decide=decide_agent, index=index)

@@ -1,0 +1,73 @@
+"""One settings object for every component: environment variables prefixed ``NEWSSTREAM_`` and an optional env file.
+
+Components receive it as an argument; nothing deeper in the code reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSSTREAM_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        frozen=True,
+        extra="ignore",
+    )
+
+    # Kafka
+    broker: str | None = Field(
+        default=None,
+        description="Bootstrap servers, host:port[,host:port]. Unset: commands that need one start the embedded broker.",
+    )
+    app_id: str = Field(default="newsstream", description="Faust app id: the consumer group and table prefix.")
+    topic_raw: str = "articles.raw"
+    topic_enriched: str = "articles.enriched"
+    topic_duplicates: str = "articles.duplicates"
+    topic_events: str = "events"
+    topic_deadletter: str = "articles.deadletter"
+    topic_analyzed: str = Field(
+        default="newsstream.articles.analyzed",
+        description="Internal: analysed articles on their way to the single-partition dedup decision.",
+    )
+    partitions: int = Field(default=4, ge=1, description="Partitions of the raw and output topics.")
+    replication_factor: int = Field(default=1, ge=1)
+    session_timeout_s: float = Field(default=6.0, gt=0, description="Consumer group session timeout.")
+
+    # Processing
+    batch_size: int = Field(default=16, ge=1, description="Articles per model batch (stream.take size).")
+    batch_timeout_s: float = Field(default=0.5, gt=0, description="Longest wait to fill a batch (stream.take within).")
+    max_message_bytes: int = Field(default=1_048_576, ge=1024, description="Larger raw messages are dead-lettered unread.")
+    max_body_chars: int = Field(default=200_000, ge=1)
+    embed_max_tokens: int = Field(default=256, ge=16, le=512)
+
+    # Deduplication
+    near_duplicate_cosine: float = Field(default=0.90, ge=0, le=1, description="Cosine at or above: a copy.")
+    same_story_cosine: float = Field(default=0.70, ge=0, le=1, description="Cosine at or above: same story.")
+
+    # Worker
+    log_level: str = "warning"
+    web_enabled: bool = Field(default=False, description="Serve Faust's web endpoints.")
+    web_bind: str = "127.0.0.1"
+    web_port: int = 6066
+    data_dir: Path = Field(default=Path(".newsstream"), description="Faust's local data directory.")
+
+    @property
+    def broker_url(self) -> str:
+        if not self.broker:
+            raise ValueError("no broker configured: set NEWSSTREAM_BROKER or start the embedded broker")
+        return self.broker
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as the environment of a child process (a worker started by the demo or a test)."""
+        prefix = self.model_config["env_prefix"]
+        return {
+            f"{prefix}{name.upper()}": str(value)
+            for name, value in self.model_dump().items()
+            if value is not None
+        }

@@ -1,0 +1,100 @@
+"""End to end over TCP: kafka-python publishes to the embedded broker, a real worker process with the real models
+processes, and the output topics are read back."""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+import pytest
+
+from models import DedupTier
+from streams.cli import SAMPLE_FEED
+from streams.feeds import feed_articles
+from streams.kafka_clients import producer
+from streams.outputs import collect
+from streams.settings import Settings
+from tests.conftest import Workers
+
+pytestmark = pytest.mark.integration
+
+MALFORMED = {
+    b'{"id": "broken", "source": "x", "body": ': "invalid_json",
+    b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe binary junk": "invalid_utf8",
+    orjson.dumps({"id": "typed", "source": "x", "body": ["not", "text"]}): "schema",
+}
+
+
+def test_every_article_ends_in_exactly_one_output_topic(settings: Settings, workers: Workers) -> None:
+    articles = {article.title: article for article in feed_articles(SAMPLE_FEED)}
+    original = articles.pop("Dock workers walk out at Rotterdam port")
+    copies = [
+        articles.pop("Rotterdam port strike: ships diverted as unions halt work"),
+        articles.pop("Strike at Rotterdam: dockers stop work over automated cranes"),
+        articles.pop("DOCK STRIKE HITS EUROPE'S BIGGEST PORT"),
+    ]
+    client = producer(settings)
+    worker = workers.start()
+
+    # The original goes first, to partition 0, and must be through before its copies arrive elsewhere.
+    client.send(settings.topic_raw, key=original.id.encode(), value=original.to_bytes(), partition=0)
+    client.flush()
+    first = collect(settings, {original.id}, timeout_s=90, keep_going=lambda: worker.poll() is None)
+    assert original.id in first.enriched, workers.log()
+
+    for number, copy in enumerate(copies, start=1):
+        client.send(settings.topic_raw, key=copy.id.encode(), value=copy.to_bytes(), partition=number)
+    for value in MALFORMED:
+        client.send(settings.topic_raw, value=value, partition=1)
+    # Good articles after the bad ones: the worker must keep going.
+    for article in articles.values():
+        client.send(settings.topic_raw, key=article.id.encode(), value=article.to_bytes())
+    client.flush()
+    client.close()
+
+    all_ids = {original.id} | {c.id for c in copies} | {a.id for a in articles.values()}
+    out = collect(settings, all_ids, expected_dead_letters=len(MALFORMED), timeout_s=120, keep_going=lambda: worker.poll() is None)
+    assert worker.poll() is None, workers.log()
+
+    # Exactly one destination per input.
+    enriched, duplicates = set(out.enriched), set(out.duplicates)
+    assert enriched | duplicates == all_ids
+    assert not enriched & duplicates
+    assert out.raw_counts["enriched"] == len(enriched) == 1 + len(articles)
+    assert out.raw_counts["duplicates"] == len(duplicates) == len(copies)
+
+    # Copies from other partitions point at the original.
+    for copy in copies:
+        notice = out.duplicates[copy.id]
+        assert notice.duplicate_of == original.id
+        assert notice.story_id == original.id
+    by_url = out.duplicates[copies[2].id]
+    assert (by_url.tier, by_url.evidence) == (DedupTier.EXACT, "same canonical URL")
+    assert {out.duplicates[c.id].tier for c in copies[:2]} == {DedupTier.NEAR_DUPLICATE}
+
+    # The follow-up on the same strike is enriched, and shares the original's story.
+    day_two = next(a for a in articles.values() if "second day" in a.title)
+    assert out.enriched[day_two.id].story_id == original.id
+    assert out.enriched[day_two.id].dedup.tier == DedupTier.SAME_STORY
+
+    # Content: typed entities and events with actor and target.
+    bank = next(a for a in articles.values() if "Central bank" in a.title)
+    entities = {(e.canonical, e.type) for e in out.enriched[bank.id].entities}
+    assert {("Amina Odhiambo", "PER"), ("Central Bank of Kenya", "ORG"), ("Nairobi", "GPE")} <= entities
+    raise_events = [e for e in out.enriched[bank.id].events if e.trigger == "raise"]
+    assert any(e.actor == "Central Bank of Kenya" and e.target and "rate" in e.target for e in raise_events)
+    divert = [e for e in out.enriched[original.id].events if e.trigger == "divert"]
+    assert divert and "Maersk" in (divert[0].actor or "") and "ships" in (divert[0].target or "")
+
+    # Events on the events topic are those of the enriched articles, with their story ids.
+    expected_events = {e.id: e for a in out.enriched.values() for e in a.events}
+    assert set(out.events) == set(expected_events)
+    assert all(out.events[i].story_id == expected_events[i].story_id for i in expected_events)
+
+    # Malformed input is dead-lettered with its original bytes and a specific reason.
+    letters = {letter.original: letter for letter in out.dead_letters}
+    assert len(out.dead_letters) == len(MALFORMED)
+    for value, reason in MALFORMED.items():
+        assert letters[value].reason == reason
+        assert letters[value].stage == "decode"
+        assert base64.b64decode(letters[value].original_b64) == value
