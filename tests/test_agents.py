@@ -1,0 +1,121 @@
+"""The agents in Faust's test context: no broker; the models are small stand-ins injected through create_app."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from unittest.mock import AsyncMock, patch
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import pytest
+import spacy
+from spacy.tokens import Doc
+
+from models import AnalyzedArticle, DeadLetter, RawArticle
+from streams.analyze import Analyzer, encode_vector
+from streams.app import NewsApp, create_app
+from streams.settings import Settings
+
+
+class WordHashEmbedder:
+    """Bag of hashed words: texts sharing words get a high cosine. Enough to drive the agents."""
+
+    version = "word-hash-test"
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        vectors = np.zeros((len(texts), 384), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 384] += 1
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+class BlankParser:
+    """A blank English pipeline with a sentencizer: no entities, no events, real Docs."""
+
+    version = "blank-en-test"
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.nlp = spacy.blank("en")
+        self.nlp.add_pipe("sentencizer")
+        self.fail_on = fail_on
+
+    def parse(self, texts: Sequence[str]) -> list[Doc]:
+        if self.fail_on and any(self.fail_on in text for text in texts):
+            raise RuntimeError("model stage failed")
+        return list(self.nlp.pipe(texts))
+
+
+@pytest.fixture
+def news_app() -> NewsApp:
+    settings = Settings(_env_file=None, broker="127.0.0.1:1", batch_size=4, batch_timeout_s=0.05)
+    return create_app(settings, Analyzer(WordHashEmbedder(), BlankParser(fail_on="POISON")))
+
+
+async def until_called(mock: AsyncMock, times: int, timeout_s: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while mock.await_count < times:
+            await asyncio.sleep(0.01)
+
+
+def article(article_id: str, body: str) -> bytes:
+    return orjson.dumps({"id": article_id, "source": "Test", "title": "T", "body": body})
+
+
+async def test_analyze_agent_forwards_good_articles_and_dead_letters_bad_ones(news_app: NewsApp) -> None:
+    topics = news_app.topics
+    with (
+        patch.object(topics.analyzed, "send", AsyncMock()) as analyzed,
+        patch.object(topics.deadletter, "send", AsyncMock()) as deadletter,
+    ):
+        async with news_app.analyze.test_context() as agent:
+            await agent.put(article("a1", "Ships were diverted to Antwerp."), key=b"a1", wait=False)
+            await agent.put(b"{broken", wait=False)
+            await agent.put(article("a2", "POISON pill for the model"), key=b"a2", wait=False)
+            await agent.put(article("a3", "The bank raised rates."), key=b"a3", wait=False)
+            await until_called(analyzed, 2)
+            await until_called(deadletter, 2)
+
+    forwarded = [AnalyzedArticle.model_validate_json(call.kwargs["value"]) for call in analyzed.await_args_list]
+    assert [a.article.id for a in forwarded] == ["a1", "a3"]
+    assert forwarded[0].model_versions == {"embedding": "word-hash-test", "spacy": "blank-en-test"}
+    letters = [DeadLetter.model_validate_json(call.kwargs["value"]) for call in deadletter.await_args_list]
+    assert {(letter.reason, letter.stage) for letter in letters} == {("invalid_json", "decode"), ("model_error", "analyze")}
+    poisoned = next(letter for letter in letters if letter.reason == "model_error")
+    assert orjson.loads(poisoned.original)["id"] == "a2" and "model stage failed" in poisoned.detail
+
+
+def analyzed_record(article_id: str, body: str, url: str | None = None) -> bytes:
+    embedder = WordHashEmbedder()
+    raw = RawArticle(id=article_id, source="Test", title="T", body=body, url=url)
+    return AnalyzedArticle(
+        article=raw, embedding_b64=encode_vector(embedder.embed([body])[0]), entities=(), events=(),
+        model_versions={"embedding": embedder.version},
+    ).to_bytes()
+
+
+async def test_decide_agent_routes_originals_and_copies_and_replays_identically(news_app: NewsApp) -> None:
+    topics = news_app.topics
+    with (
+        patch.object(topics.enriched, "send", AsyncMock()) as enriched,
+        patch.object(topics.duplicates, "send", AsyncMock()) as duplicates,
+        patch.object(topics.events, "send", AsyncMock()),
+    ):
+        async with news_app.decide.test_context() as agent:
+            first = analyzed_record("o1", "dock workers strike at the port of rotterdam over pay", "https://a.example/x")
+            await agent.put(first, key=b"o1")
+            await agent.put(analyzed_record("c1", "dock workers strike at the port of rotterdam over pay today"), key=b"c1")
+            await agent.put(analyzed_record("c2", "totally different words", "https://www.a.example/x?utm_source=rss"), key=b"c2")
+            await agent.put(first, key=b"o1")  # a replay after a crash
+
+    assert [call.kwargs["key"] for call in enriched.await_args_list] == [b"o1", b"o1"]
+    assert enriched.await_args_list[0].kwargs["value"] == enriched.await_args_list[1].kwargs["value"]
+    notices = [orjson.loads(call.kwargs["value"]) for call in duplicates.await_args_list]
+    assert [(n["id"], n["duplicate_of"], n["tier"]) for n in notices] == [
+        ("c1", "o1", "near_duplicate"),
+        ("c2", "o1", "exact"),
+    ]
+    assert news_app.index.ids == ["o1"]
