@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     near_duplicate_cosine: float = Field(default=0.90, ge=0, le=1, description="Cosine at or above: a copy.")
     same_story_cosine: float = Field(default=0.70, ge=0, le=1, description="Cosine at or above: same story.")
 
+    # Monitoring
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics from each worker.")
+    metrics_bind: str = Field(default="127.0.0.1", description="Metrics address; 0.0.0.0 in containers.")
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="Metrics port; 0 picks a free one.")
+
     # Worker
     log_level: str = "warning"
     web_enabled: bool = Field(default=False, description="Serve Faust's web endpoints.")
