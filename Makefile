@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-unit test-integration clean
+.PHONY: install demo test test-unit test-integration eval-dedup bench clean
 
 install: $(STAMP)
 
@@ -31,6 +31,13 @@ test-unit: $(STAMP)
 
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest -q -m integration
+
+# Evaluations and benchmarks read the public datasets beside the project; they skip with a message when absent.
+eval-dedup: $(STAMP)
+	NEWSSTREAM_DATASETS=$(abspath $(DATASETS)) $(BIN)/python -m streams.evaluation.dedup
+
+bench: $(STAMP)
+	$(BIN)/python -m streams.benchmarks.dedup_index
 
 clean:
 	rm -rf $(VENV) .pytest_cache .newsstream

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,9 +48,12 @@ class Analyzer:
     """Runs both models over a batch. A batch that fails is retried article by article, so one poisonous article
     becomes one ``ModelFailure`` and the others still pass."""
 
-    def __init__(self, embedder: EmbedsTexts, parser: ParsesTexts) -> None:
+    def __init__(
+        self, embedder: EmbedsTexts, parser: ParsesTexts, on_inference: Callable[[str, float], None] | None = None
+    ) -> None:
         self.embedder = embedder
         self.parser = parser
+        self.on_inference = on_inference
         self.model_versions = {"embedding": embedder.version, "spacy": parser.version}
 
     def analyze(self, articles: Sequence[ReceivedArticle]) -> list[AnalyzedArticle | ModelFailure]:
@@ -65,8 +69,13 @@ class Analyzer:
 
     def _analyze_batch(self, received: Sequence[ReceivedArticle]) -> list[AnalyzedArticle]:
         texts = [article_text(item.article.title, item.article.body) for item in received]
+        started = time.perf_counter()
         vectors = self.embedder.embed(texts)
+        embedded = time.perf_counter()
         docs = self.parser.parse(texts)
+        if self.on_inference is not None:
+            self.on_inference("embedding", embedded - started)
+            self.on_inference("spacy", time.perf_counter() - embedded)
         analyzed = []
         for item, vector, doc in zip(received, vectors, docs, strict=True):
             article = item.article

@@ -1,29 +1,30 @@
 """The Faust app: topics, the dedup table and two thin agents.
 
-    articles.raw ──[analyze: decode, validate, embed, parse; batched, parallel across partitions]──▶ analyzed (1 partition)
-         │                                                                                            │
-         └──▶ articles.deadletter ◀──────────────────────────────┐                                  ▼
-                                               [decide: dedup against the table, event by event] ──▶ articles.enriched, events,
-                                                                                                        articles.duplicates
+    articles.raw ─▶ analyze (batched; parallel over partitions) ─▶ <analyzed, 1 partition> ─▶ decide (event by event)
+                      │ decode, validate, embed, parse, fingerprint                              │ dedup against the table
+                      ▼                                                                          ▼
+                articles.deadletter                                articles.enriched, events, articles.duplicates
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-from pydantic import ValidationError
 from faust.types import AgentT, EventT, StreamT, TopicT
+from pydantic import ValidationError
 
 from models import AnalyzedArticle, DeadLetter, RawArticle
 from streams.analyze import Analyzer, ModelFailure, ReceivedArticle
 from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
 from streams.dedup import DedupIndex, StoredArticle
+from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.topics import DEDUP_TABLE
 
@@ -71,8 +72,9 @@ class NewsApp:
     index: DedupIndex
 
 
-def create_app(settings: Settings, analyzer: Analyzer, **faust_options: Any) -> NewsApp:
-    """Build the app around an injected analyzer (real models in workers, small ones in agent tests)."""
+def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None = None, **faust_options: Any) -> NewsApp:
+    """Build the app around an injected analyzer (real models in workers, small ones in agent tests) and metrics."""
+    metrics = metrics or Metrics()
     app = faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.broker_url),
@@ -104,13 +106,21 @@ def create_app(settings: Settings, analyzer: Analyzer, **faust_options: Any) -> 
     # One thread for the models: inference leaves the event loop free for heartbeats and fetches.
     model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
 
-    async def send_dead_letter(letter: DeadLetter) -> None:
+    async def send(agent: str, topic: TopicT, key: bytes, value: bytes) -> None:
+        await topic.send(key=key, value=value)
+        metrics.records_out.labels(agent, topic.get_topic_name()).inc()
+
+    async def send_dead_letter(agent: str, letter: DeadLetter) -> None:
+        metrics.dead_letters.labels(letter.reason, letter.stage).inc()
         key = f"{letter.topic}/{letter.partition}/{letter.offset}".encode()
-        await topics.deadletter.send(key=key, value=letter.to_bytes())
+        await send(agent, topics.deadletter, key, letter.to_bytes())
 
     @app.agent(topics.raw, name="analyze")
     async def analyze(stream: StreamT) -> None:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+            started = time.perf_counter()
+            metrics.records_in.labels("analyze").inc(len(batch))
+            metrics.batch_size.labels("analyze").observe(len(batch))
             messages = [raw_message(event) for event in batch]
             decoded = [
                 decode_article(m, max_message_bytes=settings.max_message_bytes, max_body_chars=settings.max_body_chars)
@@ -123,33 +133,36 @@ def create_app(settings: Settings, analyzer: Analyzer, **faust_options: Any) -> 
             ]
             for letter in decoded:
                 if isinstance(letter, DeadLetter):
-                    await send_dead_letter(letter)
-            if not articles:
-                continue
-            results = await asyncio.get_running_loop().run_in_executor(
-                model_thread, analyzer.analyze, [article for _, article in articles]
-            )
-            for (message, _), result in zip(articles, results, strict=True):
-                if isinstance(result, ModelFailure):
-                    await send_dead_letter(dead_letter(message, "model_error", result.detail, stage=result.stage))
-                else:
-                    await topics.analyzed.send(key=result.article.id.encode(), value=result.to_bytes())
+                    await send_dead_letter("analyze", letter)
+            if articles:
+                results = await asyncio.get_running_loop().run_in_executor(
+                    model_thread, analyzer.analyze, [article for _, article in articles]
+                )
+                for (message, _), result in zip(articles, results, strict=True):
+                    if isinstance(result, ModelFailure):
+                        letter = dead_letter(message, "model_error", result.detail, stage=result.stage)
+                        await send_dead_letter("analyze", letter)
+                    else:
+                        await send("analyze", topics.analyzed, result.article.id.encode(), result.to_bytes())
+            metrics.processing_seconds.labels("analyze").observe(time.perf_counter() - started)
 
     @table.on_recover
     async def rebuild_index() -> None:
         index.clear()
-        for value in table.values():
-            index.add(StoredArticle.model_validate_json(value))
+        index.add_many(StoredArticle.model_validate_json(value) for value in table.values())
+        metrics.dedup_articles.set(len(index))
         log.info("dedup index rebuilt", extra={"articles": len(index)})
 
     # Event by event, not stream.take: Faust only lets a table be written during per-event iteration.
     @app.agent(topics.analyzed, name="decide")
     async def decide_agent(stream: StreamT) -> None:
-        async for event in stream.events():
+        async for message in stream.events():
+            started = time.perf_counter()
+            metrics.records_in.labels("decide").inc()
             try:
-                analyzed = AnalyzedArticle.model_validate_json(event.value)
+                analyzed = AnalyzedArticle.model_validate_json(message.value)
             except ValidationError as exc:  # only our own analyze agent writes here, but never crash on a record
-                await send_dead_letter(dead_letter(raw_message(event), "schema", str(exc)[:500], stage="decide"))
+                await send_dead_letter("decide", dead_letter(raw_message(message), "schema", str(exc)[:500], stage="decide"))
                 continue
             known = table.get(analyzed.article.id)
             if known is not None:
@@ -160,13 +173,26 @@ def create_app(settings: Settings, analyzer: Analyzer, **faust_options: Any) -> 
                 table[stored.id] = stored.model_dump_json().encode()
                 for expired in index.evict_expired():
                     del table[expired]
+                metrics.dedup_articles.set(len(index))
+            metrics.duplicates.labels(stored.verdict.tier.value).inc()
             result = outputs(analyzed, stored)
             key = analyzed.article.id.encode()
             if result.duplicate is not None:
-                await topics.duplicates.send(key=key, value=result.duplicate.to_bytes())
+                await send("decide", topics.duplicates, key, result.duplicate.to_bytes())
             if result.enriched is not None:
-                await topics.enriched.send(key=key, value=result.enriched.to_bytes())
-            for event in result.events:
-                await topics.events.send(key=key, value=event.to_bytes())
+                await send("decide", topics.enriched, key, result.enriched.to_bytes())
+            for found in result.events:
+                await send("decide", topics.events, key, found.to_bytes())
+            metrics.processing_seconds.labels("decide").observe(time.perf_counter() - started)
+            metrics.end_to_end_seconds.observe(max(0.0, time.time() - analyzed.received_at))
+
+    @app.timer(interval=5.0)
+    async def report_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            position = await consumer.position(tp)
+            if position is not None:
+                lag = max(0, consumer.highwater(tp) - position)
+                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     return NewsApp(app=app, topics=topics, analyze=analyze, decide=decide_agent, index=index)

@@ -19,7 +19,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from streams.broker import EmbeddedBroker
+from streams.broker import EmbeddedBroker, free_port
 from streams.feeds import OutgoingMessage, file_messages
 from streams.kafka_clients import consumer, producer
 from streams.settings import Settings
@@ -65,14 +65,23 @@ def worker() -> None:
     from streams.analyze import Analyzer
     from streams.app import create_app
     from streams.embedding import Embedder
+    from streams.metrics import Metrics
     from streams.nlp import SpacyAnalyzer
 
     settings = Settings()
     _configure_logging(settings)
     create_topics(settings)
+    metrics = Metrics()
+    if settings.metrics_enabled:
+        port = metrics.serve(settings)
+        logging.getLogger(__name__).info("metrics on http://%s:%d/metrics", settings.metrics_bind, port)
     # Models load before the worker joins the group, so it never holds partitions it cannot yet serve.
-    analyzer = Analyzer(Embedder(max_tokens=settings.embed_max_tokens), SpacyAnalyzer())
-    news_app = create_app(settings, analyzer)
+    analyzer = Analyzer(
+        Embedder(max_tokens=settings.embed_max_tokens),
+        SpacyAnalyzer(),
+        on_inference=lambda model, seconds: metrics.inference_seconds.labels(model).observe(seconds),
+    )
+    news_app = create_app(settings, analyzer, metrics)
     Worker(news_app.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 
@@ -131,15 +140,18 @@ def demo(
             console.print(f"started the embedded broker on {embedded.bootstrap}")
         create_topics(settings)
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="newsstream-demo-"))
+        worker_settings = settings.model_copy(update={"data_dir": Path(data_dir), "metrics_port": free_port()})
         worker_process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env={**os.environ, **settings.model_copy(update={"data_dir": Path(data_dir)}).to_env()},
+            [sys.executable, "-m", "streams.cli", "worker"], env={**os.environ, **worker_settings.to_env()}
         )
         stack.callback(_stop, worker_process)
         # Replay the feed as a live feed would have delivered it: in publication order, each item once the previous
         # one is through, so the first-published article is the original its copies point to.
         messages = sorted(file_messages(feed), key=_published_at)
-        console.print(f"started a worker; publishing {len(messages)} items of {feed.name} in publication order")
+        console.print(
+            f"started a worker (metrics: http://{worker_settings.metrics_bind}:{worker_settings.metrics_port}/metrics); "
+            f"publishing {len(messages)} items of {feed.name} in publication order"
+        )
         client = stack.enter_context(closing(producer(settings)))
         reader = stack.enter_context(OutputReader(settings))
 

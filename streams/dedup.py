@@ -19,6 +19,7 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -245,21 +246,30 @@ class DedupIndex:
 
     def add(self, stored: StoredArticle) -> None:
         """Remember a decided article until it expires; index it unless it is a copy (copies point to an original)."""
-        heapq.heappush(self.expiry, (stored.event_time, stored.id))
-        self.newest = max(self.newest, stored.event_time)
-        if stored.is_copy or stored.id in self.key_of:
-            return
-        key = self._next_key
-        self._next_key += 1
-        fingerprint = stored.fingerprint()
-        self.ann.add(key, dequantize(stored.embedding_i8))
-        self.entries[key] = _Entry(stored.id, stored.story_id, stored.url_key, stored.text_key, fingerprint, stored.event_time)
-        self.key_of[stored.id] = key
-        self.story_of[stored.id] = stored.story_id
-        if stored.url_key is not None:
-            self.by_url.setdefault(stored.url_key, stored.id)
-        self.by_text.setdefault(stored.text_key, stored.id)
-        self.term_documents.update(term for term, _ in fingerprint.terms)
+        self.add_many([stored])
+
+    def add_many(self, articles: Iterable[StoredArticle]) -> None:
+        """``add`` for many articles at once, with one multi-threaded insertion into the ANN index (restores)."""
+        keys, vectors = [], []
+        for stored in articles:
+            heapq.heappush(self.expiry, (stored.event_time, stored.id))
+            self.newest = max(self.newest, stored.event_time)
+            if stored.is_copy or stored.id in self.key_of:
+                continue
+            key = self._next_key
+            self._next_key += 1
+            fingerprint = stored.fingerprint()
+            keys.append(key)
+            vectors.append(dequantize(stored.embedding_i8))
+            self.entries[key] = _Entry(stored.id, stored.story_id, stored.url_key, stored.text_key, fingerprint, stored.event_time)
+            self.key_of[stored.id] = key
+            self.story_of[stored.id] = stored.story_id
+            if stored.url_key is not None:
+                self.by_url.setdefault(stored.url_key, stored.id)
+            self.by_text.setdefault(stored.text_key, stored.id)
+            self.term_documents.update(term for term, _ in fingerprint.terms)
+        if keys:
+            self.ann.add(np.array(keys, dtype=np.uint64), np.stack(vectors), threads=0)
 
     def evict_expired(self) -> list[str]:
         """Forget articles (copies included) older than the window, by event time against the newest seen; returns

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker
+from streams.broker import EmbeddedBroker, free_port
 from streams.settings import Settings
 from streams.topics import create_topics
 
@@ -49,10 +49,14 @@ class Workers:
         self.settings = settings
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.metrics_ports: list[int] = []
 
     def start(self) -> subprocess.Popen[bytes]:
+        """A worker process with a data directory and a metrics port of its own."""
         number = len(self.processes)
-        env = {**os.environ, **self.settings.model_copy(update={"data_dir": self.log_dir / f"data{number}"}).to_env()}
+        self.metrics_ports.append(free_port())
+        own = {"data_dir": self.log_dir / f"data{number}", "metrics_port": self.metrics_ports[-1]}
+        env = {**os.environ, **self.settings.model_copy(update=own).to_env()}
         log = open(self.log_dir / f"worker{number}.log", "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log)
         self.processes.append(process)

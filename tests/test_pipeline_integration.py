@@ -4,9 +4,12 @@ processes, and the output topics are read back."""
 from __future__ import annotations
 
 import base64
+import time
+import urllib.request
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from models import DedupTier
 from streams.cli import SAMPLE_FEED
@@ -98,3 +101,40 @@ def test_every_article_ends_in_exactly_one_output_topic(settings: Settings, work
         assert letters[value].reason == reason
         assert letters[value].stage == "decode"
         assert base64.b64decode(letters[value].original_b64) == value
+
+    # The worker's Prometheus counters agree with what came out.
+    expected_samples = {
+        ("newsstream_records_in_total", (("agent", "analyze"),)): len(all_ids) + len(MALFORMED),
+        ("newsstream_records_in_total", (("agent", "decide"),)): len(all_ids),
+        ("newsstream_records_out_total", (("agent", "decide"), ("topic", settings.topic_enriched))): len(enriched),
+        ("newsstream_records_out_total", (("agent", "decide"), ("topic", settings.topic_duplicates))): len(duplicates),
+        ("newsstream_records_out_total", (("agent", "decide"), ("topic", settings.topic_events))): len(out.events),
+        ("newsstream_duplicates_total", (("tier", "near_duplicate"),)): 2,
+        ("newsstream_duplicates_total", (("tier", "exact"),)): 1,
+        ("newsstream_dead_letters_total", (("reason", "invalid_json"), ("stage", "decode"))): 1,
+        ("newsstream_dead_letters_total", (("reason", "schema"), ("stage", "decode"))): 1,
+    }
+    samples = scrape_until(workers.metrics_ports[0], expected_samples)
+    for key, value in expected_samples.items():
+        assert samples.get(key) == value, (key, samples.get(key))
+    assert samples[("newsstream_end_to_end_seconds_count", ())] == len(all_ids)
+    assert samples[("newsstream_inference_seconds_count", (("model", "embedding"),))] >= 2
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def scrape_until(port: int, expected: dict, timeout_s: float = 10.0) -> dict:
+    """Counters are bumped right after each send; give the last ones a moment."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        samples = scrape(port)
+        if all(samples.get(key) == value for key, value in expected.items()) or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.2)

@@ -1,0 +1,110 @@
+"""Dedup index at scale: decision latency and memory per stored article at 100k and 1M articles.
+
+    python -m streams.benchmarks.dedup_index [--sizes 100000 1000000]
+
+Vectors are synthetic but shaped like news: many small clusters of related articles (stories) around topic centres,
+unit length, 384 dimensions; each article has a random MinHash signature and a few specific terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from models import DedupTier, DedupVerdict
+from streams.dedup import Candidate, DedupIndex, StoredArticle, quantize
+from streams.fingerprint import PERMUTATIONS, Fingerprint, encode_signature
+
+UNIQUE = DedupVerdict(tier=DedupTier.UNIQUE, score=0.0, evidence="benchmark")
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def news_like_vectors(count: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Chunks of unit vectors: topics, stories around topics, articles around stories."""
+    topics = rng.normal(size=(2_000, 384)).astype(np.float32)
+    for start in range(0, count, 50_000):
+        size = min(50_000, count - start)
+        stories = topics[rng.integers(0, len(topics), size)] + rng.normal(scale=0.8, size=(size, 384)).astype(np.float32)
+        vectors = stories + rng.normal(scale=0.5, size=(size, 384)).astype(np.float32)
+        yield vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def stored_articles(count: int, rng: np.random.Generator) -> Iterator[tuple[StoredArticle, np.ndarray]]:
+    number = 0
+    for chunk in news_like_vectors(count, rng):
+        signatures = rng.integers(0, 65536, size=(len(chunk), PERMUTATIONS), dtype=np.uint16)
+        terms = rng.integers(0, 2**32, size=(len(chunk), 8), dtype=np.uint64)
+        for vector, signature, term_row in zip(chunk, signatures, terms, strict=True):
+            article_id = f"article-{number:08d}"
+            yield StoredArticle.model_construct(
+                id=article_id, story_id=article_id, url_key=f"example.org/{number}", text_key=f"{number:032x}",
+                embedding_i8=quantize(vector), signature=encode_signature(signature), shingles=300,
+                terms=tuple((int(t), 1) for t in term_row), event_time=float(number), verdict=UNIQUE,
+            ), vector
+            number += 1
+
+
+def measure(size: int, probes: int = 2_000) -> dict[str, float]:
+    rng = np.random.default_rng(size)
+    gc.collect()
+    before = resident_bytes()
+    index = DedupIndex()
+    sample: list[np.ndarray] = []
+    started = time.perf_counter()
+    batch: list[StoredArticle] = []
+    for stored, vector in stored_articles(size, rng):
+        batch.append(stored)
+        if len(sample) < probes and rng.random() < probes * 2 / size:
+            sample.append(vector)
+        if len(batch) == 20_000:
+            index.add_many(batch)
+            batch = []
+    index.add_many(batch)
+    build_seconds = time.perf_counter() - started
+    del batch
+    gc.collect()
+    resident = resident_bytes() - before
+
+    latencies = []
+    for number, vector in enumerate(sample[:probes]):
+        noisy = vector + rng.normal(scale=0.02, size=384).astype(np.float32)
+        noisy /= np.linalg.norm(noisy)
+        fingerprint = Fingerprint(rng.integers(0, 65536, PERMUTATIONS, dtype=np.uint16), 300, ((number, 1),))
+        candidate = Candidate(f"probe-{number}", None, f"probe-{number}", noisy, fingerprint, float(size))
+        started = time.perf_counter()
+        index.decide(candidate)
+        latencies.append(time.perf_counter() - started)
+    return {
+        "articles": size,
+        "build_seconds": build_seconds,
+        "decide_ms_p50": float(np.percentile(latencies, 50) * 1000),
+        "decide_ms_p99": float(np.percentile(latencies, 99) * 1000),
+        "ann_bytes_per_article": index.ann.serialized_length / size,
+        "ann_resident_bytes_per_article": index.ann.memory_usage / size,
+        "process_bytes_per_article": resident / size,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    arguments = parser.parse_args()
+    print(f"{'articles':>10} {'build s':>8} {'decide p50 ms':>14} {'decide p99 ms':>14} {'ANN B/art':>10} "
+          f"{'ANN RSS B/art':>14} {'process B/art':>14}")
+    for size in arguments.sizes:
+        row = measure(size)
+        print(f"{row['articles']:>10,} {row['build_seconds']:>8.1f} {row['decide_ms_p50']:>14.3f} {row['decide_ms_p99']:>14.3f} "
+              f"{row['ann_bytes_per_article']:>10.0f} {row['ann_resident_bytes_per_article']:>14.0f} "
+              f"{row['process_bytes_per_article']:>14.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Dedup through the embedded broker with real models: across partitions, after SIGKILL, and story grouping."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import DedupTier, RawArticle
+from streams.kafka_clients import producer
+from streams.outputs import collect
+from streams.settings import Settings
+from tests.articles import QUAKE_ARVENA, QUAKE_ARVENA_COPY, QUAKE_ARVENA_FOLLOW_UP, QUAKE_PELLMAR
+from tests.conftest import Workers
+
+pytestmark = pytest.mark.integration
+
+
+def publish(settings: Settings, article: RawArticle, partition: int) -> None:
+    client = producer(settings)
+    client.send(settings.topic_raw, key=article.id.encode(), value=article.to_bytes(), partition=partition)
+    client.flush()
+    client.close()
+
+
+def test_a_copy_is_caught_after_the_worker_is_killed_and_restarted(settings: Settings, workers: Workers) -> None:
+    first = workers.start()
+    publish(settings, QUAKE_ARVENA, partition=0)
+    before = collect(settings, {QUAKE_ARVENA.id}, timeout_s=90, keep_going=lambda: first.poll() is None)
+    assert QUAKE_ARVENA.id in before.enriched, workers.log(0)
+
+    first.kill()  # SIGKILL: no shutdown, no final commit
+    first.wait()
+    second = workers.start()  # a fresh data directory: the state must come back from Kafka
+    publish(settings, QUAKE_ARVENA_COPY, partition=3)
+    after = collect(settings, {QUAKE_ARVENA.id, QUAKE_ARVENA_COPY.id}, timeout_s=120, keep_going=lambda: second.poll() is None)
+
+    notice = after.duplicates.get(QUAKE_ARVENA_COPY.id)
+    assert notice is not None, workers.log(1)
+    assert (notice.tier, notice.duplicate_of, notice.story_id) == (DedupTier.NEAR_DUPLICATE, QUAKE_ARVENA.id, QUAKE_ARVENA.id)
+    assert "containment" in notice.evidence
+    # The original was not re-decided into something else by the restarted worker.
+    assert set(after.enriched) == {QUAKE_ARVENA.id}
+
+
+def test_same_story_shares_a_story_id_and_another_event_of_the_same_kind_does_not(
+    settings: Settings, workers: Workers
+) -> None:
+    worker = workers.start()
+    for partition, article in enumerate((QUAKE_ARVENA, QUAKE_ARVENA_FOLLOW_UP, QUAKE_PELLMAR)):
+        publish(settings, article, partition)
+        # One at a time, so the arrival order (and so the first article of the story) is known.
+        collect(settings, {article.id}, timeout_s=90, keep_going=lambda: worker.poll() is None)
+    out = collect(settings, {QUAKE_ARVENA.id, QUAKE_ARVENA_FOLLOW_UP.id, QUAKE_PELLMAR.id}, timeout_s=30)
+
+    assert set(out.enriched) == {QUAKE_ARVENA.id, QUAKE_ARVENA_FOLLOW_UP.id, QUAKE_PELLMAR.id}, workers.log()
+    follow_up = out.enriched[QUAKE_ARVENA_FOLLOW_UP.id]
+    assert (follow_up.dedup.tier, follow_up.story_id) == (DedupTier.SAME_STORY, QUAKE_ARVENA.id)
+    other_quake = out.enriched[QUAKE_PELLMAR.id]
+    assert other_quake.dedup.tier == DedupTier.UNIQUE
+    assert other_quake.story_id == QUAKE_PELLMAR.id
+    assert all(event.story_id == QUAKE_ARVENA.id for event in follow_up.events)
