@@ -24,6 +24,7 @@ from streams.analyze import Analyzer, ModelFailure
 from streams.decision import decide, outputs, restore
 from streams.decode import RawMessage, dead_letter, decode_article
 from streams.dedup import DedupIndex, StoredArticle, Thresholds
+from streams.security import faust_options as security_options
 from streams.settings import Settings
 from streams.topics import DEDUP_TABLE
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings, analyzer: Analyzer, **faust_options: Any) -> 
         web_enabled=settings.web_enabled,
         web_bind=settings.web_bind,
         web_port=settings.web_port,
+        **security_options(settings),
         **faust_options,
     )
     topics = Topics(
