@@ -9,16 +9,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.console import Console
 
 from streams.broker import EmbeddedBroker
-from streams.feeds import file_messages
+from streams.feeds import OutgoingMessage, file_messages
 from streams.kafka_clients import consumer, producer
 from streams.settings import Settings
 from streams.topics import create_topics
@@ -119,7 +121,7 @@ def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every article to come out.")] = 180.0,
 ) -> None:
     """Start the embedded broker (unless NEWSSTREAM_BROKER is set) and a worker, publish a feed, show the output."""
-    from streams.outputs import collect, render
+    from streams.outputs import OutputReader, render
 
     settings = Settings()
     with ExitStack() as stack:
@@ -134,15 +136,22 @@ def demo(
             env={**os.environ, **settings.model_copy(update={"data_dir": Path(data_dir)}).to_env()},
         )
         stack.callback(_stop, worker_process)
-        console.print("started a worker; publishing", feed.name)
-        messages = list(file_messages(feed))
-        client = producer(settings)
+        # Replay the feed as a live feed would have delivered it: in publication order, each item once the previous
+        # one is through, so the first-published article is the original its copies point to.
+        messages = sorted(file_messages(feed), key=_published_at)
+        console.print(f"started a worker; publishing {len(messages)} items of {feed.name} in publication order")
+        client = stack.enter_context(closing(producer(settings)))
+        reader = stack.enter_context(OutputReader(settings))
+
+        def alive() -> bool:
+            return worker_process.poll() is None
+
+        expected: set[str] = set()
         for message in messages:
             client.send(settings.topic_raw, key=message.key, value=message.value)
-        client.flush()
-        client.close()
-        expected = {message.key.decode() for message in messages if message.key}
-        collected = collect(settings, expected, timeout_s=timeout, keep_going=lambda: worker_process.poll() is None)
+            client.flush()
+            expected |= {message.key.decode()} if message.key else set()
+            collected = reader.read_until(expected, timeout_s=timeout, keep_going=alive)
         render(collected, Console())
         missing = expected - collected.accounted_ids()
         if worker_process.poll() is not None:
@@ -152,6 +161,14 @@ def demo(
             console.print(f"[red]{len(missing)} of {len(expected)} articles did not come out within {timeout:.0f} s")
             raise typer.Exit(1)
         console.print(f"all {len(expected)} articles accounted for; shutting down")
+
+
+def _published_at(message: OutgoingMessage) -> datetime:
+    """When the message's article was published; unknown or unreadable sorts first."""
+    try:
+        return datetime.fromisoformat(orjson.loads(message.value)["published_at"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -11,6 +11,8 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.dedup import DedupConfig
+
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -66,9 +68,13 @@ class Settings(BaseSettings):
     max_body_chars: int = Field(default=200_000, ge=1)
     embed_max_tokens: int = Field(default=256, ge=16, le=512)
 
-    # Deduplication
-    near_duplicate_cosine: float = Field(default=0.90, ge=0, le=1, description="Cosine at or above: a copy.")
-    same_story_cosine: float = Field(default=0.70, ge=0, le=1, description="Cosine at or above: same story.")
+    # Deduplication (see streams/dedup.py and `make eval-dedup` for how the defaults were chosen)
+    dedup_window_hours: float = Field(default=168.0, gt=0, description="Articles older than this are forgotten.")
+    near_duplicate_containment: float = Field(
+        default=0.6, ge=0, le=1, description="Share of the shorter body's shingles found in the other: a copy."
+    )
+    near_duplicate_cosine: float = Field(default=0.97, ge=0, le=1, description="Embedding cosine at or above: a copy.")
+    same_story_threshold: float = Field(default=0.5, ge=0, le=1, description="Same-story score at or above: same story.")
 
     # Monitoring
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics from each worker.")
@@ -97,6 +103,14 @@ class Settings(BaseSettings):
         if self.ssl_keyfile is not None and self.ssl_certfile is None:
             raise ValueError("ssl_keyfile needs ssl_certfile")
         return self
+
+    def dedup_config(self) -> DedupConfig:
+        return DedupConfig(
+            near_duplicate_containment=self.near_duplicate_containment,
+            near_duplicate_cosine=self.near_duplicate_cosine,
+            story_threshold=self.same_story_threshold,
+            window_s=self.dedup_window_hours * 3600.0,
+        )
 
     @property
     def broker_url(self) -> str:
