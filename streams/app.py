@@ -25,6 +25,7 @@ from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
 from streams.dedup import DedupIndex, StoredArticle
 from streams.metrics import Metrics
+from streams.security import faust_options as security_options
 from streams.settings import Settings
 from streams.topics import DEDUP_TABLE
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None =
         web_enabled=settings.web_enabled,
         web_bind=settings.web_bind,
         web_port=settings.web_port,
+        **security_options(settings),
         **faust_options,
     )
     topics = Topics(

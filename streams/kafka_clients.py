@@ -6,11 +6,16 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
+from streams.security import kafka_python_options
 from streams.settings import Settings
 
 
 def _common(settings: Settings) -> dict[str, Any]:
-    return {"bootstrap_servers": settings.broker_url.split(","), "client_id": f"{settings.app_id}-cli"}
+    return {
+        "bootstrap_servers": settings.broker_url.split(","),
+        "client_id": f"{settings.app_id}-cli",
+        **kafka_python_options(settings),
+    }
 
 
 def producer(settings: Settings) -> KafkaProducer:

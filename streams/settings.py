@@ -6,11 +6,15 @@ Components receive it as an argument; nothing deeper in the code reads the envir
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.dedup import DedupConfig
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class Settings(BaseSettings):
@@ -20,6 +24,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         frozen=True,
         extra="ignore",
+        # A validation error must not echo its input: that input holds the SASL password.
+        hide_input_in_errors=True,
     )
 
     # Kafka
@@ -40,6 +46,20 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, description="Partitions of the raw and output topics.")
     replication_factor: int = Field(default=1, ge=1)
     session_timeout_s: float = Field(default=6.0, gt=0, description="Consumer group session timeout.")
+
+    # Kafka connection security, for every client (Faust/aiokafka and kafka-python). Secrets are SecretStr: masked in
+    # repr, str and dumps, so they never reach a log line.
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)."
+    )
+    sasl_mechanism: SaslMechanism = Field(default="PLAIN", description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.")
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = Field(default=None, description="CA bundle for the brokers' certificates; unset: system CAs.")
+    ssl_certfile: Path | None = Field(default=None, description="Client certificate (PEM) for mutual TLS.")
+    ssl_keyfile: Path | None = Field(default=None, description="Client private key (PEM); unset: read from ssl_certfile.")
+    ssl_key_password: SecretStr | None = Field(default=None, description="Password of an encrypted ssl_keyfile.")
+    ssl_check_hostname: bool = Field(default=True, description="Check that a broker's certificate names its host.")
 
     # Processing
     batch_size: int = Field(default=16, ge=1, description="Articles per model batch (stream.take size).")
@@ -68,6 +88,22 @@ class Settings(BaseSettings):
     web_port: int = 6066
     data_dir: Path = Field(default=Path(".newsstream"), description="Faust's local data directory.")
 
+    @model_validator(mode="after")
+    def _security_is_consistent(self) -> Self:
+        """Refuse half-configured security: a setting that would be silently ignored hides a misconfiguration."""
+        protocol = self.security_protocol
+        if protocol.startswith("SASL_"):
+            if not self.sasl_username or self.sasl_password is None:
+                raise ValueError(f"security_protocol {protocol} needs sasl_username and sasl_password")
+        elif self.sasl_username or self.sasl_password is not None:
+            raise ValueError(f"SASL credentials are set but security_protocol is {protocol}: use SASL_PLAINTEXT or SASL_SSL")
+        tls_files = [self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile, self.ssl_key_password]
+        if not protocol.endswith("SSL") and any(value is not None for value in tls_files):
+            raise ValueError(f"TLS files are set but security_protocol is {protocol}: use SSL or SASL_SSL")
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("ssl_keyfile needs ssl_certfile")
+        return self
+
     def dedup_config(self) -> DedupConfig:
         return DedupConfig(
             near_duplicate_containment=self.near_duplicate_containment,
@@ -86,7 +122,7 @@ class Settings(BaseSettings):
         """These settings as the environment of a child process (a worker started by the demo or a test)."""
         prefix = self.model_config["env_prefix"]
         return {
-            f"{prefix}{name.upper()}": str(value)
+            f"{prefix}{name.upper()}": value.get_secret_value() if isinstance(value, SecretStr) else str(value)
             for name, value in self.model_dump().items()
             if value is not None
         }
