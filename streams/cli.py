@@ -1,4 +1,4 @@
-"""The ``newsstream`` command: broker, worker, publish, consume, demo."""
+"""The ``newsstream`` command: broker, topics, worker, publish, consume, schema, demo."""
 
 from __future__ import annotations
 
@@ -111,6 +111,29 @@ def consume(
         pass
     finally:
         reader.close()
+
+
+@cli.command()
+def schema(
+    out: Annotated[Path | None, typer.Option(help="Write <topic>.schema.json files to this directory.")] = None,
+    topic: Annotated[str | None, typer.Option(help="Print only this topic's schema.")] = None,
+) -> None:
+    """JSON Schema (draft 2020-12) of every topic's record, for downstream teams: stdout, or files with --out."""
+    from streams.schemas import dump, topic_schemas, write_topic_schemas
+
+    settings = Settings()
+    if out is not None:
+        for path in write_topic_schemas(settings, out):
+            console.print(f"wrote {path}")
+        return
+    schemas = topic_schemas(settings)
+    if topic is None:
+        sys.stdout.write(dump(schemas))
+    elif topic in schemas:
+        sys.stdout.write(dump(schemas[topic]))
+    else:
+        console.print(f"[red]no record schema for topic {topic!r}; topics: {', '.join(schemas)}")
+        raise typer.Exit(2)
 
 
 @cli.command()
