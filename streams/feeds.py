@@ -193,10 +193,11 @@ def parse_feed(
     """Parse an RSS or Atom document. ``url`` and ``content_type`` (from HTTP) resolve relative links and name the
     encoding when the document does not. Raises ``FeedError`` when the document holds no feed at all."""
     headers = {"content-location": url} if url else {}
-    # A charset from HTTP overrides the XML declaration (RFC 7303); a type without one leaves the declaration in
-    # charge, rather than feedparser's RFC 3023 reading of text/xml as US-ASCII.
-    if content_type and "charset=" in content_type.lower():
-        headers["content-type"] = content_type
+    if url:
+        # A charset from HTTP overrides the XML declaration (RFC 7303); a type without one leaves the declaration
+        # in charge (application/xml), rather than feedparser's RFC 3023 reading of text/xml as US-ASCII.
+        has_charset = content_type and "charset=" in content_type.lower()
+        headers["content-type"] = content_type if has_charset else "application/xml"
     parsed = feedparser.parse(document, response_headers=headers)
     problem = (str(parsed.get("bozo_exception") or "") or "malformed document") if parsed.bozo else None
     if not parsed.entries and (problem or not parsed.get("version")):

@@ -316,8 +316,13 @@ class Publisher:
     def _tracked(self, origin: str, items: Sequence[T]) -> Iterable[T]:
         return self.progress.track(items, total=len(items), description=origin) if self.progress else items
 
-    def _already_published(self, origin: str, identity: str) -> bool:
-        return identity in self._sent_this_run or (self.state is not None and self.state.was_published(origin, identity))
+    def _already_published(self, origin: str, identity: str, sent: list[str]) -> bool:
+        """Sent earlier in this run (this document included) or, with a state, in an earlier run."""
+        return (
+            identity in self._sent_this_run
+            or identity in sent
+            or (self.state is not None and self.state.was_published(origin, identity))
+        )
 
     def publish_document(self, document: Document) -> SourceReport:
         """Publish every new, valid entry or line of one document; remember them once the broker has them."""
@@ -330,7 +335,7 @@ class Publisher:
             for line in self._tracked(document.origin, lines):
                 if line.article is None:
                     report.invalid.append(f"line {line.number}: {line.problem}")
-                elif self._already_published(document.origin, line.article.id):
+                elif self._already_published(document.origin, line.article.id, sent):
                     report.skipped += 1
                 else:
                     self.sink.send(line.article.id.encode(), line.value)  # as the producer wrote it: the stream validates
@@ -360,7 +365,7 @@ class Publisher:
     def _publish_entry(
         self, number: int, entry: FeedEntry, feed: Feed, document: Document, report: SourceReport, sent: list[str]
     ) -> None:
-        if self._already_published(document.origin, article_id(entry, feed)):
+        if self._already_published(document.origin, article_id(entry, feed), sent):
             report.skipped += 1
             return
         full_text = None
