@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 from dateutil import parser as dateutil_parser
@@ -190,14 +190,13 @@ def parse_feed(
     content_type: str | None = None,
     default_timezone: tzinfo = UTC,
 ) -> Feed:
-    """Parse an RSS or Atom document. ``url`` and ``content_type`` (from HTTP) resolve relative links and name the
-    encoding when the document does not. Raises ``FeedError`` when the document holds no feed at all."""
-    headers = {"content-location": url} if url else {}
-    if url:
-        # A charset from HTTP overrides the XML declaration (RFC 7303); a type without one leaves the declaration
-        # in charge (application/xml), rather than feedparser's RFC 3023 reading of text/xml as US-ASCII.
-        has_charset = content_type and "charset=" in content_type.lower()
-        headers["content-type"] = content_type if has_charset else "application/xml"
+    """Parse an RSS or Atom document. ``url`` (where it was fetched) resolves relative links; ``content_type`` (from
+    HTTP) may name the encoding. Raises ``FeedError`` when the document holds no feed at all."""
+    # A charset from HTTP overrides the XML declaration (RFC 7303); a type without one leaves the declaration in
+    # charge (application/xml), rather than feedparser's RFC 3023 reading of text/xml as US-ASCII. The URL is not
+    # given to feedparser: it would also resolve a relative GUID against it, and the id would depend on the host.
+    has_charset = content_type and "charset=" in content_type.lower()
+    headers = {"content-type": content_type if has_charset else "application/xml"} if url else {}
     parsed = feedparser.parse(document, response_headers=headers)
     problem = (str(parsed.get("bozo_exception") or "") or "malformed document") if parsed.bozo else None
     if not parsed.entries and (problem or not parsed.get("version")):
@@ -208,7 +207,7 @@ def parse_feed(
         entries.append(
             FeedEntry(
                 guid=(entry.get("id") or "").strip() or None,
-                link=(entry.get("link") or "").strip() or None,
+                link=urljoin(url or "", link) if (link := (entry.get("link") or "").strip()) else None,
                 title=html_to_text(entry.get("title", "")),
                 summary_html=entry.get("summary", ""),
                 content_html="\n".join(content["value"] for content in contents) or None,

@@ -355,3 +355,16 @@ def test_fetch_sends_validators(server: FeedServer, client: httpx.Client) -> Non
     assert fetch(client, server.url("/feed.xml"), etag='"e"') is None
     document = fetch(client, server.url("/feed.xml"), etag='"old"')
     assert document is not None and document.etag == '"e"' and document.content == rss(FERRY)
+
+
+def test_ids_do_not_depend_on_where_the_feed_was_read(server: FeedServer, client: httpx.Client) -> None:
+    # A GUID without isPermaLink="false" is a permalink by default, even when it is not a URL.
+    document = rss(FERRY).replace(b"<guid isPermaLink='false'>", b"<guid>")
+    document = document.replace(b"<link>/news/", b"<link>https://gazette.example.org/news/")
+    server.resources["/feed.xml"] = Resource(document)
+    from_url = ListSink()
+    publish_once(make_publisher(from_url), [server.url("/feed.xml")], client, stdin=None)
+    from_stdin = ListSink()
+    publish_once(make_publisher(from_stdin), ["-"], None, stdin=io.BytesIO(document))
+    assert from_url.messages[0][0] == from_stdin.messages[0][0]
+    assert from_url.articles() and from_url.articles()[0].url == from_stdin.articles()[0].url
