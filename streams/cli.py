@@ -164,7 +164,7 @@ def publish(
             raise typer.Exit(1) from None
     for report in reports:
         _print_report(report)
-    console.print(f"[bold]{settings.topic_raw}[/]: {totals(reports)}")
+    console.print(f"[bold]{settings.topic_raw}[/]: {totals(reports)}", soft_wrap=True)
     if any(not report.readable for report in reports):
         raise typer.Exit(1)
 
@@ -173,11 +173,11 @@ def _print_report(report: SourceReport, follow: bool = False) -> None:
     when = f"[dim]{time.strftime('%H:%M:%S')}[/] " if follow else ""
     colour = "red" if not report.readable else "yellow" if report.invalid or report.problem else "green"
     next_poll = f" [dim](next poll in {report.retry_in_s:.0f} s)[/]" if report.retry_in_s is not None else ""
-    console.print(f"{when}[{colour}]{escape(report.summary())}[/]{next_poll}")
+    console.print(f"{when}[{colour}]{escape(report.summary())}[/]{next_poll}", soft_wrap=True)
     if report.readable and report.problem:
-        console.print(f"  [yellow]{escape(report.problem)}")
+        console.print(f"  [yellow]{escape(report.problem)}", soft_wrap=True)
     for line in report.invalid[:20]:
-        console.print(f"  [dim]invalid {escape(line)}")
+        console.print(f"  [dim]invalid {escape(line)}", soft_wrap=True)
     if len(report.invalid) > 20:
         console.print(f"  [dim]... and {len(report.invalid) - 20} more invalid")
 
