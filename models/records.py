@@ -131,7 +131,11 @@ class AnalyzedArticle(_Record):
     """Internal: an article after the parallel model stage, on its way to the single dedup decision."""
 
     article: RawArticle
-    embedding_b64: str = Field(description="Unit-length float16 embedding, base64 (768 bytes for 384 dimensions).")
+    received_at: float = Field(description="Kafka timestamp of the raw message (epoch seconds).")
+    embedding_i8: str = Field(description="Unit-length embedding quantised to int8, base64 (512 chars for 384 dims).")
+    signature: str = Field(description="16-bit MinHash of the body's word 3-shingles, base64.")
+    shingles: int = Field(ge=0, description="Number of distinct shingles in the body.")
+    terms: tuple[tuple[int, int], ...] = Field(description="Hashed specific terms (names, numbers) with counts.")
     entities: tuple[Entity, ...]
     events: tuple[Event, ...]
     model_versions: dict[str, str]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -12,6 +11,8 @@ import numpy.typing as npt
 from spacy.tokens import Doc
 
 from models import AnalyzedArticle, RawArticle
+from streams.dedup import quantize
+from streams.fingerprint import encode_signature, fingerprint
 from streams.nlp import article_text, entities_from_doc, events_from_doc
 
 
@@ -27,12 +28,12 @@ class ParsesTexts(Protocol):
     def parse(self, texts: Sequence[str]) -> list[Doc]: ...
 
 
-def encode_vector(vector: npt.NDArray[np.float32]) -> str:
-    return base64.b64encode(vector.astype(np.float16).tobytes()).decode()
+@dataclass(frozen=True)
+class ReceivedArticle:
+    """A valid article and when its message reached Kafka (the event time of last resort)."""
 
-
-def decode_vector(encoded: str) -> npt.NDArray[np.float32]:
-    return np.frombuffer(base64.b64decode(encoded), dtype=np.float16).astype(np.float32)
+    article: RawArticle
+    received_at: float
 
 
 @dataclass(frozen=True)
@@ -51,28 +52,34 @@ class Analyzer:
         self.parser = parser
         self.model_versions = {"embedding": embedder.version, "spacy": parser.version}
 
-    def analyze(self, articles: Sequence[RawArticle]) -> list[AnalyzedArticle | ModelFailure]:
+    def analyze(self, articles: Sequence[ReceivedArticle]) -> list[AnalyzedArticle | ModelFailure]:
         try:
             return list(self._analyze_batch(articles))
         except Exception as exc:  # any model error is data about an article, never a worker crash
             if len(articles) == 1:
-                return [ModelFailure(articles[0], "analyze", f"{type(exc).__name__}: {exc}")]
+                return [ModelFailure(articles[0].article, "analyze", f"{type(exc).__name__}: {exc}")]
         results: list[AnalyzedArticle | ModelFailure] = []
-        for article in articles:
-            results.extend(self.analyze([article]))
+        for item in articles:
+            results.extend(self.analyze([item]))
         return results
 
-    def _analyze_batch(self, articles: Sequence[RawArticle]) -> list[AnalyzedArticle]:
-        texts = [article_text(article.title, article.body) for article in articles]
+    def _analyze_batch(self, received: Sequence[ReceivedArticle]) -> list[AnalyzedArticle]:
+        texts = [article_text(item.article.title, item.article.body) for item in received]
         vectors = self.embedder.embed(texts)
         docs = self.parser.parse(texts)
         analyzed = []
-        for article, vector, doc in zip(articles, vectors, docs, strict=True):
+        for item, vector, doc in zip(received, vectors, docs, strict=True):
+            article = item.article
             entities = entities_from_doc(doc, self.parser.version)
+            lexical = fingerprint(article.title, article.body)
             analyzed.append(
                 AnalyzedArticle(
                     article=article,
-                    embedding_b64=encode_vector(vector),
+                    received_at=item.received_at,
+                    embedding_i8=quantize(vector),
+                    signature=encode_signature(lexical.signature),
+                    shingles=lexical.shingles,
+                    terms=lexical.terms,
                     entities=tuple(entities),
                     events=tuple(events_from_doc(doc, article.id, entities, self.parser.version)),
                     model_versions=self.model_versions,

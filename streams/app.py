@@ -20,10 +20,10 @@ from pydantic import ValidationError
 from faust.types import AgentT, EventT, StreamT, TopicT
 
 from models import AnalyzedArticle, DeadLetter, RawArticle
-from streams.analyze import Analyzer, ModelFailure
-from streams.decision import decide, outputs, restore
+from streams.analyze import Analyzer, ModelFailure, ReceivedArticle
+from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
-from streams.dedup import DedupIndex, StoredArticle, Thresholds
+from streams.dedup import DedupIndex, StoredArticle
 from streams.settings import Settings
 from streams.topics import DEDUP_TABLE
 
@@ -100,7 +100,7 @@ def create_app(settings: Settings, analyzer: Analyzer, **faust_options: Any) -> 
     )
     # Partitions=1 to match the analyzed topic: a single decision point sees every earlier article.
     table = app.Table(DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes)
-    index = DedupIndex(Thresholds(settings.near_duplicate_cosine, settings.same_story_cosine))
+    index = DedupIndex(settings.dedup_config())
     # One thread for the models: inference leaves the event loop free for heartbeats and fetches.
     model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
 
@@ -116,7 +116,11 @@ def create_app(settings: Settings, analyzer: Analyzer, **faust_options: Any) -> 
                 decode_article(m, max_message_bytes=settings.max_message_bytes, max_body_chars=settings.max_body_chars)
                 for m in messages
             ]
-            articles = [(m, d) for m, d in zip(messages, decoded, strict=True) if isinstance(d, RawArticle)]
+            articles = [
+                (m, ReceivedArticle(d, (m.timestamp_ms or 0) / 1000))
+                for m, d in zip(messages, decoded, strict=True)
+                if isinstance(d, RawArticle)
+            ]
             for letter in decoded:
                 if isinstance(letter, DeadLetter):
                     await send_dead_letter(letter)
@@ -135,7 +139,7 @@ def create_app(settings: Settings, analyzer: Analyzer, **faust_options: Any) -> 
     async def rebuild_index() -> None:
         index.clear()
         for value in table.values():
-            restore(index, StoredArticle.model_validate_json(value))
+            index.add(StoredArticle.model_validate_json(value))
         log.info("dedup index rebuilt", extra={"articles": len(index)})
 
     # Event by event, not stream.take: Faust only lets a table be written during per-event iteration.
@@ -154,6 +158,8 @@ def create_app(settings: Settings, analyzer: Analyzer, **faust_options: Any) -> 
             else:
                 stored = decide(index, analyzed)
                 table[stored.id] = stored.model_dump_json().encode()
+                for expired in index.evict_expired():
+                    del table[expired]
             result = outputs(analyzed, stored)
             key = analyzed.article.id.encode()
             if result.duplicate is not None:

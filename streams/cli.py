@@ -9,13 +9,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
+from datetime import UTC, datetime
 from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -25,17 +27,18 @@ from streams.broker import EmbeddedBroker
 from streams.consume import RecordFilter, read_topic
 from streams.feeds import MappingOptions, language_tag
 from streams.kafka_clients import producer
-from streams.outputs import collect, render, render_record
+from streams.outputs import OutputReader, render, render_record
 from streams.publisher import (
     Follower,
     KafkaSink,
+    OutgoingMessage,
     PublishError,
     Publisher,
     PublisherState,
     SourceReport,
+    file_messages,
     http_client,
     publish_once,
-    read_source,
     totals,
 )
 from streams.settings import Settings
@@ -279,17 +282,22 @@ def demo(
             env={**os.environ, **settings.model_copy(update={"data_dir": Path(data_dir)}).to_env()},
         )
         stack.callback(_stop, worker_process)
-        console.print("started a worker; publishing", feed.name)
-        sink = KafkaSink(producer(settings), settings.topic_raw)
-        publisher = Publisher(
-            sink, max_message_bytes=settings.max_message_bytes, max_body_chars=settings.max_body_chars
-        )
-        document = read_source(str(feed), None, None)
-        assert document is not None  # a file always has a document
-        report = publisher.publish_document(document)
-        sink.close()
-        expected = set(report.published_ids)
-        collected = collect(settings, expected, timeout_s=timeout, keep_going=lambda: worker_process.poll() is None)
+        # Replay the feed as a live feed would have delivered it: in publication order, each item once the previous
+        # one is through, so the first-published article is the original its copies point to.
+        messages = sorted(file_messages(feed, settings), key=_published_at)
+        console.print(f"started a worker; publishing {len(messages)} items of {feed.name} in publication order")
+        client = stack.enter_context(closing(producer(settings)))
+        reader = stack.enter_context(OutputReader(settings))
+
+        def alive() -> bool:
+            return worker_process.poll() is None
+
+        expected: set[str] = set()
+        for message in messages:
+            client.send(settings.topic_raw, key=message.key, value=message.value)
+            client.flush()
+            expected |= {message.key.decode()} if message.key else set()
+            collected = reader.read_until(expected, timeout_s=timeout, keep_going=alive)
         render(collected, Console())
         missing = expected - collected.accounted_ids()
         if worker_process.poll() is not None:
@@ -299,6 +307,14 @@ def demo(
             console.print(f"[red]{len(missing)} of {len(expected)} articles did not come out within {timeout:.0f} s")
             raise typer.Exit(1)
         console.print(f"all {len(expected)} articles accounted for; shutting down")
+
+
+def _published_at(message: OutgoingMessage) -> datetime:
+    """When the message's article was published; unknown or unreadable sorts first."""
+    try:
+        return datetime.fromisoformat(orjson.loads(message.value)["published_at"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -5,31 +5,51 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models import AnalyzedArticle, DuplicateNotice, EnrichedArticle, Event
-from streams.analyze import decode_vector
-from streams.dedup import DedupIndex, StoredArticle, canonical_url, normalized_text_key
+from streams.dedup import Candidate, DedupIndex, StoredArticle, canonical_url, dequantize, normalized_text_key
+from streams.fingerprint import Fingerprint, decode_signature
+
+
+def event_time(analyzed: AnalyzedArticle) -> float:
+    """Publication time, else fetch time, else when the message reached Kafka: what the dedup window counts in."""
+    article = analyzed.article
+    moment = article.published_at or article.fetched_at
+    return moment.timestamp() if moment is not None else analyzed.received_at
+
+
+def candidate(analyzed: AnalyzedArticle) -> Candidate:
+    article = analyzed.article
+    return Candidate(
+        id=article.id,
+        url_key=canonical_url(str(article.url) if article.url else None),
+        text_key=normalized_text_key(article.body),
+        vector=dequantize(analyzed.embedding_i8),
+        fingerprint=Fingerprint(
+            signature=decode_signature(analyzed.signature),
+            shingles=analyzed.shingles,
+            terms=analyzed.terms,
+        ),
+        event_time=event_time(analyzed),
+    )
 
 
 def decide(index: DedupIndex, analyzed: AnalyzedArticle) -> StoredArticle:
-    """Judge a new article against the index and add it there (originals only)."""
-    article = analyzed.article
-    url_key = canonical_url(str(article.url) if article.url else None)
-    text_key = normalized_text_key(article.body)
-    vector = decode_vector(analyzed.embedding_b64)
-    verdict, story_id = index.decide(url_key, text_key, vector)
+    """Judge a new article against the index, then index it (originals and same-story articles only)."""
+    new = candidate(analyzed)
+    verdict, story_id = index.decide(new)
     stored = StoredArticle(
-        id=article.id,
-        story_id=story_id or article.id,
-        url_key=url_key,
-        text_key=text_key,
-        embedding_b64=analyzed.embedding_b64,
+        id=new.id,
+        story_id=story_id or new.id,
+        url_key=new.url_key,
+        text_key=new.text_key,
+        embedding_i8=analyzed.embedding_i8,
+        signature=analyzed.signature,
+        shingles=analyzed.shingles,
+        terms=analyzed.terms,
+        event_time=new.event_time,
         verdict=verdict,
     )
-    index.add(stored, vector)
+    index.add(stored)
     return stored
-
-
-def restore(index: DedupIndex, stored: StoredArticle) -> None:
-    index.add(stored, decode_vector(stored.embedding_b64))
 
 
 @dataclass(frozen=True)

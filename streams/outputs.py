@@ -41,6 +41,71 @@ class Collected:
         return set(self.enriched) | set(self.duplicates) | self.dead_letter_ids()
 
 
+class OutputReader:
+    """Reads every output topic from the beginning, accumulating what has come out so far."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.kinds = {
+            settings.topic_enriched: "enriched",
+            settings.topic_duplicates: "duplicates",
+            settings.topic_events: "events",
+            settings.topic_deadletter: "dead_letters",
+        }
+        self.collected = Collected(raw_counts={kind: 0 for kind in self.kinds.values()})
+        self.consumer = consumer(settings, *self.kinds)
+
+    def _poll(self) -> None:
+        collected = self.collected
+        for tp, records in self.consumer.poll(timeout_ms=500).items():
+            kind = self.kinds[tp.topic]
+            for record in records:
+                collected.raw_counts[kind] += 1
+                if kind == "enriched":
+                    article = EnrichedArticle.model_validate_json(record.value)
+                    collected.enriched[article.article.id] = article
+                elif kind == "duplicates":
+                    notice = DuplicateNotice.model_validate_json(record.value)
+                    collected.duplicates[notice.id] = notice
+                elif kind == "events":
+                    event = Event.model_validate_json(record.value)
+                    collected.events[event.id] = event
+                else:
+                    collected.dead_letters.append(DeadLetter.model_validate_json(record.value))
+
+    def _complete(self, expected: set[str], expected_dead_letters: int) -> bool:
+        collected = self.collected
+        event_ids = {event.id for article in collected.enriched.values() for event in article.events}
+        return (
+            expected <= collected.accounted_ids()
+            and len(collected.dead_letters) >= expected_dead_letters
+            and event_ids <= set(collected.events)
+        )
+
+    def read_until(
+        self,
+        expected_ids: Iterable[str],
+        expected_dead_letters: int = 0,
+        timeout_s: float = 120.0,
+        keep_going: Callable[[], bool] = lambda: True,
+    ) -> Collected:
+        """Read until each expected id, the expected number of dead letters and the events of every enriched article
+        have appeared, the time is up, or ``keep_going`` says stop (e.g. the worker died)."""
+        expected = set(expected_ids)
+        deadline = time.monotonic() + timeout_s
+        while not self._complete(expected, expected_dead_letters) and time.monotonic() < deadline and keep_going():
+            self._poll()
+        return self.collected
+
+    def close(self) -> None:
+        self.consumer.close()
+
+    def __enter__(self) -> OutputReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def collect(
     settings: Settings,
     expected_ids: Iterable[str],
@@ -48,46 +113,9 @@ def collect(
     timeout_s: float = 120.0,
     keep_going: Callable[[], bool] = lambda: True,
 ) -> Collected:
-    """Read every output topic from the beginning until each expected id and dead letter has appeared, the time is
-    up, or ``keep_going`` says stop (e.g. the worker died)."""
-    expected = set(expected_ids)
-    topics = {
-        settings.topic_enriched: "enriched",
-        settings.topic_duplicates: "duplicates",
-        settings.topic_events: "events",
-        settings.topic_deadletter: "dead_letters",
-    }
-    collected = Collected(raw_counts={name: 0 for name in topics.values()})
-    reader = consumer(settings, *topics)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline and keep_going():
-            for tp, records in reader.poll(timeout_ms=500).items():
-                kind = topics[tp.topic]
-                for record in records:
-                    collected.raw_counts[kind] += 1
-                    if kind == "enriched":
-                        article = EnrichedArticle.model_validate_json(record.value)
-                        collected.enriched[article.article.id] = article
-                    elif kind == "duplicates":
-                        notice = DuplicateNotice.model_validate_json(record.value)
-                        collected.duplicates[notice.id] = notice
-                    elif kind == "events":
-                        event = Event.model_validate_json(record.value)
-                        collected.events[event.id] = event
-                    else:
-                        collected.dead_letters.append(DeadLetter.model_validate_json(record.value))
-            if expected <= collected.accounted_ids() and len(collected.dead_letters) >= expected_dead_letters:
-                # Events of the last enriched article may trail it by a moment: one more short read.
-                for tp, records in reader.poll(timeout_ms=1000).items():
-                    for record in records:
-                        if topics[tp.topic] == "events":
-                            event = Event.model_validate_json(record.value)
-                            collected.events[event.id] = event
-                return collected
-        return collected
-    finally:
-        reader.close()
+    """Everything on the output topics once the expected inputs have come out (see ``OutputReader.read_until``)."""
+    with OutputReader(settings) as reader:
+        return reader.read_until(expected_ids, expected_dead_letters, timeout_s, keep_going)
 
 
 def render_enriched(enriched: EnrichedArticle, console: Console, titles: Mapping[str, str] | None = None) -> None:

@@ -36,6 +36,7 @@ from streams.feeds import (
     json_lines,
     parse_feed,
 )
+from streams.settings import Settings
 
 STDIN = "-"
 FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf", ".jsonl", ".ndjson"})
@@ -83,6 +84,25 @@ class KafkaSink:
 
     def close(self) -> None:
         self.producer.close()
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    key: bytes
+    value: bytes
+
+
+class MessageList:
+    """A sink that keeps the messages, for a caller that sends them itself (the demo replays them in order)."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutgoingMessage] = []
+
+    def send(self, key: bytes, value: bytes) -> None:
+        self.messages.append(OutgoingMessage(key, value))
+
+    def flush(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -411,6 +431,18 @@ def publish_once(
             continue
         reports.append(publisher.publish_document(document))
     return reports
+
+
+def file_messages(path: Path, settings: Settings) -> list[OutgoingMessage]:
+    """The messages a feed or JSON Lines file would publish (valid, new entries), without sending them."""
+    messages = MessageList()
+    publisher = Publisher(
+        messages, max_message_bytes=settings.max_message_bytes, max_body_chars=settings.max_body_chars
+    )
+    document = read_source(str(path), None, None)
+    assert document is not None  # only an unchanged URL has no document
+    publisher.publish_document(document)
+    return messages.messages
 
 
 # --- follow mode ----------------------------------------------------------------------------------------------

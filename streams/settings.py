@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.dedup import DedupConfig
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -46,9 +48,13 @@ class Settings(BaseSettings):
     max_body_chars: int = Field(default=200_000, ge=1)
     embed_max_tokens: int = Field(default=256, ge=16, le=512)
 
-    # Deduplication
-    near_duplicate_cosine: float = Field(default=0.90, ge=0, le=1, description="Cosine at or above: a copy.")
-    same_story_cosine: float = Field(default=0.70, ge=0, le=1, description="Cosine at or above: same story.")
+    # Deduplication (see streams/dedup.py and `make eval-dedup` for how the defaults were chosen)
+    dedup_window_hours: float = Field(default=168.0, gt=0, description="Articles older than this are forgotten.")
+    near_duplicate_containment: float = Field(
+        default=0.6, ge=0, le=1, description="Share of the shorter body's shingles found in the other: a copy."
+    )
+    near_duplicate_cosine: float = Field(default=0.97, ge=0, le=1, description="Embedding cosine at or above: a copy.")
+    same_story_threshold: float = Field(default=0.5, ge=0, le=1, description="Same-story score at or above: same story.")
 
     # Monitoring
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics from each worker.")
@@ -61,6 +67,14 @@ class Settings(BaseSettings):
     web_bind: str = "127.0.0.1"
     web_port: int = 6066
     data_dir: Path = Field(default=Path(".newsstream"), description="Faust's local data directory.")
+
+    def dedup_config(self) -> DedupConfig:
+        return DedupConfig(
+            near_duplicate_containment=self.near_duplicate_containment,
+            near_duplicate_cosine=self.near_duplicate_cosine,
+            story_threshold=self.same_story_threshold,
+            window_s=self.dedup_window_hours * 3600.0,
+        )
 
     @property
     def broker_url(self) -> str:

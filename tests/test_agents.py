@@ -3,50 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import Sequence
 from unittest.mock import AsyncMock, patch
 
-import numpy as np
-import numpy.typing as npt
 import orjson
 import pytest
-import spacy
-from spacy.tokens import Doc
 
 from models import AnalyzedArticle, DeadLetter, RawArticle
-from streams.analyze import Analyzer, encode_vector
+from streams.analyze import Analyzer, ReceivedArticle
 from streams.app import NewsApp, create_app
 from streams.settings import Settings
-
-
-class WordHashEmbedder:
-    """Bag of hashed words: texts sharing words get a high cosine. Enough to drive the agents."""
-
-    version = "word-hash-test"
-
-    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        vectors = np.zeros((len(texts), 384), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 384] += 1
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-
-
-class BlankParser:
-    """A blank English pipeline with a sentencizer: no entities, no events, real Docs."""
-
-    version = "blank-en-test"
-
-    def __init__(self, fail_on: str | None = None) -> None:
-        self.nlp = spacy.blank("en")
-        self.nlp.add_pipe("sentencizer")
-        self.fail_on = fail_on
-
-    def parse(self, texts: Sequence[str]) -> list[Doc]:
-        if self.fail_on and any(self.fail_on in text for text in texts):
-            raise RuntimeError("model stage failed")
-        return list(self.nlp.pipe(texts))
+from tests.stand_ins import BlankParser, WordHashEmbedder
 
 
 @pytest.fixture
@@ -88,13 +54,14 @@ async def test_analyze_agent_forwards_good_articles_and_dead_letters_bad_ones(ne
     assert orjson.loads(poisoned.original)["id"] == "a2" and "model stage failed" in poisoned.detail
 
 
+STAND_IN_ANALYZER = Analyzer(WordHashEmbedder(), BlankParser())
+
+
 def analyzed_record(article_id: str, body: str, url: str | None = None) -> bytes:
-    embedder = WordHashEmbedder()
     raw = RawArticle(id=article_id, source="Test", title="T", body=body, url=url)
-    return AnalyzedArticle(
-        article=raw, embedding_b64=encode_vector(embedder.embed([body])[0]), entities=(), events=(),
-        model_versions={"embedding": embedder.version},
-    ).to_bytes()
+    (analyzed,) = STAND_IN_ANALYZER.analyze([ReceivedArticle(raw, 1_700_000_000.0)])
+    assert isinstance(analyzed, AnalyzedArticle)
+    return analyzed.to_bytes()
 
 
 async def test_decide_agent_routes_originals_and_copies_and_replays_identically(news_app: NewsApp) -> None:
@@ -118,4 +85,4 @@ async def test_decide_agent_routes_originals_and_copies_and_replays_identically(
         ("c1", "o1", "near_duplicate"),
         ("c2", "o1", "exact"),
     ]
-    assert news_app.index.ids == ["o1"]
+    assert list(news_app.index.key_of) == ["o1"]

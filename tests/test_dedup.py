@@ -1,7 +1,32 @@
 import numpy as np
+import pytest
 
 from models import DedupTier
-from streams.dedup import DedupIndex, StoredArticle, Thresholds, canonical_url, normalized_text_key
+from streams.dedup import (
+    Candidate,
+    DedupConfig,
+    DedupIndex,
+    StoredArticle,
+    canonical_url,
+    dequantize,
+    normalized_text_key,
+    quantize,
+)
+from streams.fingerprint import containment, encode_signature, fingerprint, jaccard
+
+QUAKE = (
+    "A strong earthquake shook the mountain town of Arvena on Tuesday night, collapsing two schools and a bridge. "
+    "Rescue teams from the regional capital Dorsk pulled eleven people from the rubble, and the health ministry said "
+    "forty people were treated in hospital. Mayor Lena Voss asked residents to sleep outdoors while engineers "
+    "inspected damaged buildings. The national seismic institute put the magnitude at 6.2 and warned of aftershocks "
+    "for several days. Schools across the province will stay closed until Friday."
+)
+OTHER_QUAKE = (
+    "An earthquake struck the coastal city of Pellmar early on Sunday, damaging the harbour and several hotels. "
+    "Firefighters rescued three tourists from a collapsed guesthouse, and governor Omar Haddad declared a state of "
+    "emergency for the coast. The magnitude 5.4 tremor was felt as far away as the capital, Tiros, where offices "
+    "were evacuated. Ferries to the islands were cancelled while divers checked the harbour walls."
+)
 
 
 def unit(*values: float) -> np.ndarray:
@@ -10,14 +35,17 @@ def unit(*values: float) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
-def store(index: DedupIndex, article_id: str, vector: np.ndarray, url: str | None = None, body: str = "") -> StoredArticle:
-    url_key = canonical_url(url)
-    text_key = normalized_text_key(body or article_id)
-    verdict, story = index.decide(url_key, text_key, vector)
+def stored_from(index: DedupIndex, article_id: str, vector: np.ndarray, body: str, url: str | None = None,
+                when: float = 1_700_000_000.0) -> StoredArticle:
+    lexical = fingerprint("", body)
+    candidate = Candidate(article_id, canonical_url(url), normalized_text_key(body), dequantize(quantize(vector)), lexical, when)
+    verdict, story = index.decide(candidate)
     stored = StoredArticle(
-        id=article_id, story_id=story or article_id, url_key=url_key, text_key=text_key, embedding_b64="", verdict=verdict
+        id=article_id, story_id=story or article_id, url_key=candidate.url_key, text_key=candidate.text_key,
+        embedding_i8=quantize(vector), signature=encode_signature(lexical.signature), shingles=lexical.shingles,
+        terms=lexical.terms, event_time=when, verdict=verdict,
     )
-    index.add(stored, vector)
+    index.add(stored)
     return stored
 
 
@@ -32,33 +60,79 @@ def test_normalized_text_ignores_case_punctuation_and_spacing() -> None:
     assert normalized_text_key("Hello world") != normalized_text_key("Hello there world")
 
 
+def test_quantized_vectors_keep_the_cosine() -> None:
+    rng = np.random.default_rng(3)
+    a, b = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 384)).astype(np.float32))
+    assert abs(float(dequantize(quantize(a)) @ dequantize(quantize(b))) - float(a @ b)) < 0.01
+
+
+def test_minhash_tells_a_cut_copy_from_another_article() -> None:
+    sentences = QUAKE.split(". ")
+    cut = ". ".join(sentences[: int(len(sentences) * 0.7)])
+    original, copy, other = fingerprint("", QUAKE), fingerprint("", cut), fingerprint("", OTHER_QUAKE)
+    assert containment(copy.signature, copy.shingles, original.signature, original.shingles) > 0.8
+    assert containment(other.signature, other.shingles, original.signature, original.shingles) < 0.2
+    assert jaccard(original.signature, original.signature) == 1.0
+
+
 def test_tiers() -> None:
-    index = DedupIndex(Thresholds(near_duplicate_cosine=0.9, same_story_cosine=0.7))
-    first = store(index, "a", unit(1, 0, 0), url="https://x.example/1", body="first body")
+    index = DedupIndex(DedupConfig())
+    first = stored_from(index, "a", unit(1, 0, 0), QUAKE, url="https://x.example/1")
     assert first.verdict.tier == DedupTier.UNIQUE and first.story_id == "a"
 
-    by_url = store(index, "b", unit(0, 1, 0), url="http://www.x.example/1?utm_medium=rss", body="other")
-    assert (by_url.verdict.tier, by_url.verdict.duplicate_of) == (DedupTier.EXACT, "a")
+    by_url = stored_from(index, "b", unit(0, 1, 0), OTHER_QUAKE, url="http://www.x.example/1?utm_medium=rss")
+    assert (by_url.verdict.tier, by_url.verdict.duplicate_of, by_url.verdict.evidence) == (DedupTier.EXACT, "a", "same canonical URL")
 
-    by_text = store(index, "c", unit(0, 0, 1), body="FIRST body.")
+    by_text = stored_from(index, "c", unit(0, 0, 1), QUAKE.upper())
     assert (by_text.verdict.tier, by_text.verdict.duplicate_of) == (DedupTier.EXACT, "a")
 
-    near = store(index, "d", unit(1, 0.2, 0))
+    edited = "Breaking news. " + QUAKE.replace("collapsing two schools", "bringing down two schools") + " Follow us."
+    near = stored_from(index, "d", unit(1, 0.3, 0), edited)
     assert (near.verdict.tier, near.verdict.duplicate_of, near.story_id) == (DedupTier.NEAR_DUPLICATE, "a", "a")
+    assert "containment" in near.verdict.evidence
 
-    same_story = store(index, "e", unit(1, 0.8, 0))
+    follow_up = ("Engineers in Arvena said on Wednesday that the bridge destroyed by Tuesday's 6.2 earthquake will take "
+                 "months to rebuild. Mayor Lena Voss said the eleven people rescued by teams from Dorsk were recovering.")
+    same_story = stored_from(index, "e", unit(1, 0.6, 0), follow_up)
     assert (same_story.verdict.tier, same_story.story_id) == (DedupTier.SAME_STORY, "a")
 
-    other = store(index, "f", unit(0, 0, 0, 1))
-    assert other.verdict.tier == DedupTier.UNIQUE and other.story_id == "f"
+    # Another earthquake: as close in embedding as the follow-up, but none of its names and numbers.
+    different = stored_from(index, "f", unit(1, 0.6, 0.4), OTHER_QUAKE)
+    assert different.verdict.tier == DedupTier.UNIQUE and different.story_id == "f"
     # Copies point at originals and are not indexed themselves; same-story articles are.
-    assert index.ids == ["a", "e", "f"]
+    assert sorted(index.key_of) == ["a", "e", "f"]
 
 
-def test_index_grows_past_its_initial_capacity() -> None:
-    index = DedupIndex(Thresholds(0.99, 0.98))
+def test_window_evicts_old_articles_and_copies() -> None:
+    index = DedupIndex(DedupConfig(window_s=3600))
+    stored_from(index, "old", unit(1, 0, 0), QUAKE, url="https://x.example/old", when=0.0)
+    stored_from(index, "copy", unit(1, 0, 0), QUAKE, when=10.0)
+    assert index.evict_expired() == []
+    stored_from(index, "new", unit(0, 1, 0), OTHER_QUAKE, when=4000.0)
+    assert index.evict_expired() == ["old", "copy"]
+    assert sorted(index.key_of) == ["new"] and "x.example/old" not in index.by_url
+    again = stored_from(index, "again", unit(1, 0, 0), QUAKE, url="https://x.example/old", when=4001.0)
+    assert again.verdict.tier == DedupTier.UNIQUE
+
+
+def test_an_index_rebuilt_from_stored_articles_decides_the_same() -> None:
+    first, rebuilt = DedupIndex(), DedupIndex()
+    stored = [stored_from(first, "a", unit(1, 0, 0), QUAKE), stored_from(first, "b", unit(0, 1, 0), OTHER_QUAKE)]
+    for article in stored:
+        rebuilt.add(article)
+    probe = fingerprint("", QUAKE + " More soon.")
+    candidate = Candidate("p", None, "k", unit(1, 0.1, 0), probe, 1_700_000_100.0)
+    assert first.decide(candidate) == rebuilt.decide(candidate)
+    assert rebuilt.decide(candidate)[0].duplicate_of == "a"
+
+
+@pytest.mark.parametrize("count", [1500])
+def test_index_grows_and_finds_a_planted_copy(count: int) -> None:
+    index = DedupIndex()
     rng = np.random.default_rng(7)
-    for number in range(1500):
-        store(index, f"id{number}", unit(*rng.normal(size=384)))
-    assert len(index) == 1500
-    assert store(index, "copy", index._vectors[1234].copy()).verdict.duplicate_of == "id1234"
+    vectors = rng.normal(size=(count, 384)).astype(np.float32)
+    for number, vector in enumerate(vectors):
+        stored_from(index, f"id{number}", vector / np.linalg.norm(vector), f"body number {number} " * 3)
+    assert len(index) == count
+    copy = stored_from(index, "copy", vectors[1234] / np.linalg.norm(vectors[1234]), "an unrelated body text here")
+    assert (copy.verdict.tier, copy.verdict.duplicate_of) == (DedupTier.NEAR_DUPLICATE, "id1234")
