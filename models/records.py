@@ -36,6 +36,8 @@ class RawArticle(_Record):
     language: str = Field(default="en", min_length=2, max_length=16, description="BCP 47 language tag.")
     published_at: AwareDatetime | None = Field(default=None, description="When the outlet published it.")
     fetched_at: AwareDatetime | None = Field(default=None, description="When the producer fetched it.")
+    # Added within version 1: optional and last, so every earlier record is still valid.
+    author: str | None = Field(default=None, max_length=1_000, description="Byline as the feed gives it.")
 
 
 class Entity(_Record):

@@ -1,4 +1,4 @@
-"""The ``newsstream`` command: broker, worker, publish, consume, demo."""
+"""The ``newsstream`` command: broker, topics, worker, publish, consume, schema, demo."""
 
 from __future__ import annotations
 
@@ -11,17 +11,36 @@ import tempfile
 import time
 from contextlib import ExitStack, closing
 from datetime import UTC, datetime
+from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
 
 from streams.broker import EmbeddedBroker, free_port
-from streams.feeds import OutgoingMessage, file_messages
-from streams.kafka_clients import consumer, producer
+from streams.consume import RecordFilter, read_topic
+from streams.feeds import MappingOptions, language_tag
+from streams.kafka_clients import producer
+from streams.outputs import OutputReader, render, render_record
+from streams.publisher import (
+    Follower,
+    KafkaSink,
+    OutgoingMessage,
+    PublishError,
+    Publisher,
+    PublisherState,
+    SourceReport,
+    file_messages,
+    http_client,
+    publish_once,
+    totals,
+)
 from streams.settings import Settings
 from streams.topics import create_topics
 
@@ -86,42 +105,171 @@ def worker() -> None:
 
 
 @cli.command()
-def publish(paths: Annotated[list[Path], typer.Argument(help="RSS/Atom (.xml, .rss, .atom) or JSON Lines files.")]) -> None:
-    """Publish articles to the raw topic."""
+def publish(
+    sources: Annotated[
+        list[str],
+        typer.Argument(help="RSS 2.0 / Atom / JSON Lines files, directories of them, - for stdin, or http(s) URLs."),
+    ],
+    follow: Annotated[bool, typer.Option(help="Keep polling the sources (conditional GET for URLs) until Ctrl-C.")] = False,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between polls of a source in follow mode.")] = 300.0,
+    max_backoff: Annotated[float, typer.Option(min=1, help="Longest wait before retrying a failing source, s.")] = 3600.0,
+    state: Annotated[
+        Path | None,
+        typer.Option(help="Remember published entries and HTTP validators here (follow mode: DATA_DIR/publisher-state.json)."),
+    ] = None,
+    full_text: Annotated[
+        bool, typer.Option("--full-text", help="For entries with only a summary, extract the linked page's text.")
+    ] = False,
+    language: Annotated[str, typer.Option(help="BCP 47 language of feeds that declare none.")] = "en",
+    timezone: Annotated[str, typer.Option(help="IANA time zone of feed dates that carry none.")] = "UTC",
+    timeout: Annotated[float, typer.Option(min=0.1, help="HTTP timeout, seconds.")] = 20.0,
+) -> None:
+    """Publish articles to the raw topic and report how many were published, skipped and invalid."""
     settings = Settings()
-    client = producer(settings)
-    sent = 0
-    for path in paths:
-        for message in file_messages(path):
-            client.send(settings.topic_raw, key=message.key, value=message.value)
-            sent += 1
-    client.flush()
-    client.close()
-    console.print(f"published {sent} messages to {settings.topic_raw}")
+    default_language = language_tag(language)
+    if default_language is None:
+        raise typer.BadParameter(f"not a language tag: {language!r}", param_hint="--language")
+    try:
+        default_timezone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"unknown time zone {timezone!r}", param_hint="--timezone") from None
+    state_path = state or (settings.data_dir / "publisher-state.json" if follow else None)
+    try:
+        publisher_state = PublisherState.load(state_path) if state_path else None
+    except ValueError as error:
+        console.print(f"[red]{error}")
+        raise typer.Exit(1) from None
+    with ExitStack() as stack:
+        client = stack.enter_context(http_client(timeout))
+        full_text_extractor = None
+        if full_text:
+            from streams.fulltext import FullTextExtractor
+
+            full_text_extractor = FullTextExtractor(client)
+        sink = KafkaSink(producer(settings), settings.topic_raw)
+        stack.callback(sink.close)
+        progress = stack.enter_context(Progress(console=console, transient=True))
+        publisher = Publisher(
+            sink,
+            max_message_bytes=settings.max_message_bytes,
+            max_body_chars=settings.max_body_chars,
+            options=MappingOptions(default_language=default_language, default_timezone=default_timezone),
+            state=publisher_state,
+            full_text=full_text_extractor,
+            progress=progress,
+        )
+        if follow:
+            follower = Follower(
+                publisher, sources, client, interval_s=interval, max_backoff_s=max_backoff,
+                on_report=lambda report: _print_report(report, follow=True),
+            )
+            console.print(f"following {len(sources)} source(s) every {interval:.0f} s; state in {state_path}; Ctrl-C stops")
+            try:
+                follower.run()
+            except KeyboardInterrupt:
+                pass
+            return
+        try:
+            reports = publish_once(publisher, sources, client, sys.stdin.buffer)
+        except PublishError as error:
+            console.print(f"[red]publishing to {settings.topic_raw} failed: {error}")
+            raise typer.Exit(1) from None
+    for report in reports:
+        _print_report(report)
+    console.print(f"[bold]{settings.topic_raw}[/]: {totals(reports)}", soft_wrap=True)
+    if any(not report.readable for report in reports):
+        raise typer.Exit(1)
+
+
+def _print_report(report: SourceReport, follow: bool = False) -> None:
+    when = f"[dim]{time.strftime('%H:%M:%S')}[/] " if follow else ""
+    colour = "red" if not report.readable else "yellow" if report.invalid or report.problem else "green"
+    next_poll = f" [dim](next poll in {report.retry_in_s:.0f} s)[/]" if report.retry_in_s is not None else ""
+    console.print(f"{when}[{colour}]{escape(report.summary())}[/]{next_poll}", soft_wrap=True)
+    if report.readable and report.problem:
+        console.print(f"  [yellow]{escape(report.problem)}", soft_wrap=True)
+    for line in report.invalid[:20]:
+        console.print(f"  [dim]invalid {escape(line)}", soft_wrap=True)
+    if len(report.invalid) > 20:
+        console.print(f"  [dim]... and {len(report.invalid) - 20} more invalid")
+
+
+class OutputFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
 
 
 @cli.command()
 def consume(
-    topic: Annotated[str, typer.Argument(help="Topic to read, e.g. articles.enriched.")],
-    from_beginning: Annotated[bool, typer.Option("--from-beginning/--latest")] = True,
-    follow: Annotated[bool, typer.Option(help="Keep reading; otherwise stop after 5 s without records.")] = False,
-    group: Annotated[str | None, typer.Option(help="Consumer group, to share partitions among consumers.")] = None,
+    topic: Annotated[str, typer.Argument(help="Topic to read, e.g. articles.enriched or events.")],
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning/--latest", help="Start at the oldest record or at the end.")
+    ] = True,
+    follow: Annotated[bool, typer.Option(help="Keep reading new records until Ctrl-C; otherwise stop at the end.")] = False,
+    group: Annotated[
+        str | None, typer.Option(help="Consumer group: members share the partitions; offsets are committed.")
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="json: one record per line, as on the topic; text: for people.")
+    ] = OutputFormat.JSON,
+    entity: Annotated[str | None, typer.Option(help="Only records naming this entity (name, part of one, or id).")] = None,
+    event: Annotated[str | None, typer.Option(help="Only records with this event trigger (verb lemma).")] = None,
+    source: Annotated[str | None, typer.Option(help="Only articles from this outlet (part of its name).")] = None,
+    story: Annotated[str | None, typer.Option(help="Only records of this story id (or its prefix).")] = None,
+    max_records: Annotated[int | None, typer.Option("--max", min=1, help="Stop after this many records.")] = None,
+    idle_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Without --follow, give up after this many seconds with nothing to read.")
+    ] = 10.0,
 ) -> None:
-    """Print a topic's records as JSON lines on stdout."""
+    """Print a topic's records: JSON lines for programs or a readable view (entities and events) for people."""
     settings = Settings()
-    reader = consumer(settings, topic, group_id=group, from_beginning=from_beginning)
-    idle_since = time.monotonic()
+    record_filter = RecordFilter(entity=entity, event=event, source=source, story=story)
+    view = Console(soft_wrap=output is OutputFormat.JSON, highlight=False)
+    shown = 0
     try:
-        while follow or time.monotonic() - idle_since < 5:
-            for records in reader.poll(timeout_ms=500).values():
-                idle_since = time.monotonic()
-                for record in records:
-                    sys.stdout.write(record.value.decode("utf-8", errors="replace") + "\n")
-            sys.stdout.flush()
+        for consumed in read_topic(
+            settings, topic, from_beginning=from_beginning, follow=follow, group=group,
+            idle_timeout_s=idle_timeout, record_filter=record_filter,
+        ):
+            value = consumed.message.value or b""
+            if output is OutputFormat.JSON:
+                sys.stdout.write(value.decode("utf-8", errors="replace") + "\n")
+                sys.stdout.flush()
+            elif consumed.record is None:
+                console.print(f"[red]unreadable record at {consumed.message.partition}/{consumed.message.offset}")
+            else:
+                render_record(consumed.record, view)
+            shown += 1
+            if max_records is not None and shown >= max_records:
+                break
+    except ValueError as error:  # an unknown topic, or filters that cannot apply to it
+        console.print(f"[red]{escape(str(error))}")
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         pass
-    finally:
-        reader.close()
+
+
+@cli.command()
+def schema(
+    out: Annotated[Path | None, typer.Option(help="Write <topic>.schema.json files to this directory.")] = None,
+    topic: Annotated[str | None, typer.Option(help="Print only this topic's schema.")] = None,
+) -> None:
+    """JSON Schema (draft 2020-12) of every topic's record, for downstream teams: stdout, or files with --out."""
+    from streams.schemas import dump, topic_schemas, write_topic_schemas
+
+    settings = Settings()
+    if out is not None:
+        for path in write_topic_schemas(settings, out):
+            console.print(f"wrote {path}")
+        return
+    schemas = topic_schemas(settings)
+    if topic is None:
+        sys.stdout.write(dump(schemas))
+    elif topic in schemas:
+        sys.stdout.write(dump(schemas[topic]))
+    else:
+        console.print(f"[red]no record schema for topic {topic!r}; topics: {', '.join(schemas)}")
+        raise typer.Exit(2)
 
 
 @cli.command()
@@ -130,8 +278,6 @@ def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every article to come out.")] = 180.0,
 ) -> None:
     """Start the embedded broker (unless NEWSSTREAM_BROKER is set) and a worker, publish a feed, show the output."""
-    from streams.outputs import OutputReader, render
-
     settings = Settings()
     with ExitStack() as stack:
         if not settings.broker:
@@ -147,7 +293,7 @@ def demo(
         stack.callback(_stop, worker_process)
         # Replay the feed as a live feed would have delivered it: in publication order, each item once the previous
         # one is through, so the first-published article is the original its copies point to.
-        messages = sorted(file_messages(feed), key=_published_at)
+        messages = sorted(file_messages(feed, settings), key=_published_at)
         console.print(
             f"started a worker (metrics: http://{worker_settings.metrics_bind}:{worker_settings.metrics_port}/metrics); "
             f"publishing {len(messages)} items of {feed.name} in publication order"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
+from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from models import DeadLetter, DuplicateNotice, EnrichedArticle, Event
+from models import DeadLetter, DuplicateNotice, EnrichedArticle, Event, RawArticle
 from streams.kafka_clients import consumer
 from streams.settings import Settings
 
@@ -116,22 +118,64 @@ def collect(
         return reader.read_until(expected_ids, expected_dead_letters, timeout_s, keep_going)
 
 
+def render_enriched(enriched: EnrichedArticle, console: Console, titles: Mapping[str, str] | None = None) -> None:
+    """One enriched article for people: title, link, story, what it shares a story with, entities and events."""
+    verdict = enriched.dedup
+    article = enriched.article
+    console.rule(f"[bold]{escape(article.title)}")
+    byline = f"  {article.source}" + (f" / {article.author}" if article.author else "")
+    published = f"  {article.published_at.isoformat()}" if article.published_at else ""
+    console.print(
+        f"[dim]{escape(str(article.url or ''))}{escape(byline)}{published}  id={article.id[:12]}  "
+        f"story={enriched.story_id[:12]}",
+        soft_wrap=True,
+    )
+    if verdict.duplicate_of:
+        title = (titles or {}).get(verdict.duplicate_of, verdict.duplicate_of)
+        console.print(f"same story as: [italic]{escape(title)}[/] ({verdict.tier}, score {verdict.score:.2f})")
+    entities = ", ".join(f"{escape(entity.canonical)} [cyan]{entity.type}[/]" for entity in enriched.entities)
+    console.print(f"entities: {entities or '-'}")
+    for event in enriched.events:
+        console.print(f"  event: {event_line(event)}")
+
+
+def event_line(event: Event) -> str:
+    place = f" in {escape(event.location)}" if event.location else ""
+    return f"{escape(event.actor or '-')} --[green]{escape(event.trigger)}[/]--> {escape(event.target or '-')}{place}"
+
+
+def render_record(record: BaseModel, console: Console) -> None:
+    """Any topic's record for people, one at a time (``newsstream consume --format text``)."""
+    if isinstance(record, EnrichedArticle):
+        render_enriched(record, console)
+    elif isinstance(record, Event):
+        story = f"story={record.story_id[:12]}  " if record.story_id else ""
+        console.print(f"[dim]{story}article={record.article_id[:12]}[/]  {event_line(record)}", soft_wrap=True)
+        console.print(f"  [dim italic]{escape(record.sentence)}", soft_wrap=True)
+    elif isinstance(record, DuplicateNotice):
+        console.print(
+            f"[yellow]duplicate[/] {escape(record.title)} [dim]({escape(record.source)})[/] of {record.duplicate_of[:12]}"
+            f" story={record.story_id[:12]}: {record.tier}, score {record.score:.2f}, {escape(record.evidence)}",
+            soft_wrap=True,
+        )
+    elif isinstance(record, DeadLetter):
+        console.print(
+            f"[red]dead letter[/] {record.topic}/{record.partition}/{record.offset} {record.stage} "
+            f"[bold]{record.reason}[/]: {escape(record.detail)}",
+            soft_wrap=True,
+        )
+    elif isinstance(record, RawArticle):
+        console.rule(f"[bold]{escape(record.title)}")
+        console.print(f"[dim]{escape(str(record.url or ''))}  {escape(record.source)}  id={record.id[:12]}", soft_wrap=True)
+        console.print(escape(record.body[:500] + ("..." if len(record.body) > 500 else "")))
+    else:
+        raise TypeError(f"no view for {type(record).__name__}")
+
+
 def render(collected: Collected, console: Console) -> None:
     titles = {article_id: enriched.article.title for article_id, enriched in collected.enriched.items()}
     for enriched in sorted(collected.enriched.values(), key=lambda e: (e.story_id, e.article.published_at or 0)):
-        verdict = enriched.dedup
-        console.rule(f"[bold]{enriched.article.title}")
-        console.print(f"[dim]{enriched.article.url}  id={enriched.article.id[:12]}  story={enriched.story_id[:12]}")
-        if verdict.duplicate_of:
-            console.print(
-                f"same story as: [italic]{titles.get(verdict.duplicate_of, verdict.duplicate_of)}[/] "
-                f"({verdict.tier}, score {verdict.score:.2f})"
-            )
-        entities = ", ".join(f"{entity.canonical} [cyan]{entity.type}[/]" for entity in enriched.entities)
-        console.print(f"entities: {entities or '-'}")
-        for event in enriched.events:
-            place = f" in {event.location}" if event.location else ""
-            console.print(f"  event: {event.actor} --[green]{event.trigger}[/]--> {event.target or '-'}{place}")
+        render_enriched(enriched, console, titles)
     if collected.duplicates:
         table = Table(title="duplicates (not enriched again)")
         for column in ("title", "duplicate of", "tier", "score", "evidence"):
