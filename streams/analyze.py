@@ -12,7 +12,7 @@ import numpy.typing as npt
 from spacy.tokens import Doc
 
 from models import AnalyzedArticle, RawArticle
-from streams.nlp import article_text, entities_from_doc, events_from_doc
+from streams.nlp import article_text, enrich
 
 
 class EmbedsTexts(Protocol):
@@ -68,13 +68,13 @@ class Analyzer:
         docs = self.parser.parse(texts)
         analyzed = []
         for article, vector, doc in zip(articles, vectors, docs, strict=True):
-            entities = entities_from_doc(doc, self.parser.version)
+            enrichment = enrich(article, doc, self.parser.version)
             analyzed.append(
                 AnalyzedArticle(
                     article=article,
                     embedding_b64=encode_vector(vector),
-                    entities=tuple(entities),
-                    events=tuple(events_from_doc(doc, article.id, entities, self.parser.version)),
+                    entities=tuple(enrichment.entities),
+                    events=tuple(enrichment.events),
                     model_versions=self.model_versions,
                 )
             )
