@@ -24,7 +24,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from spacy.tokens import Doc, Span
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.tokens import Doc, Span, Token
 
 from models import Entity, Geo, Mention
 from streams.gazetteer import Gazetteer, Place, gazetteer
@@ -53,6 +54,17 @@ TRAILING_WORDS = frozenset({"'s", "’s", "'", "’"})
 # Words skipped when an acronym is built from a name ("Hay'at Tahrir al-Sham" -> HTS).
 NAME_PARTICLES = frozenset({"of", "the", "and", "for", "al", "el", "de", "du", "la", "le", "des", "'s", "&", "-"})
 ARABIC_ARTICLE = re.compile(r"^(?:al|el|ad|ar|as|ash|at|az|an)[-‑]", re.IGNORECASE)
+RESULT_CONNECTORS = frozenset({"v", "vs", "at", "and", "in", "of", "de", "del", "la", "st"})
+# Column heads and labels of results tables, never teams.
+TABLE_WORDS = frozenset({
+    "attendance", "halftime", "half-time", "extras", "total", "totals", "scorers", "points", "pts", "result", "results",
+    "score", "played", "won", "lost", "drawn", "w", "l", "d", "t", "pct", "gb", "gf", "ga", "home", "away", "division",
+    "conference", "group", "round", "standings", "innings", "overs", "wickets", "bowling", "batting", "fall",
+    "friday", "saturday", "sunday", "monday", "tuesday", "wednesday", "thursday", "january", "february", "march",
+    "april", "may", "june", "july", "august", "september", "october", "november", "december",
+})
+SCORE = re.compile(r"[-+]?[\d.,:/-]*\d[\d.,:/-]*")
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 GOVERNMENT_HEADS = frozenset({"government", "regime", "authorities", "officials", "leadership", "administration"})
 
 
@@ -86,11 +98,21 @@ def _trim(span: Span) -> Span | None:
         if token.is_space and "\n" in token.text:
             end = token.i
             break
+    for token in doc[start:end]:  # "CRICKET - LARA ...": a headline's topic before a spaced dash is not the name
+        if token.text in {"-", "--", "–", "—"} and token.whitespace_ and token.i > start and doc[token.i - 1].whitespace_:
+            start = token.i + 1
     while start < end and (doc[start].lower_ in LEADING_WORDS or doc[start].is_punct or doc[start].is_space):
         start += 1
     while end > start and (doc[end - 1].lower_ in TRAILING_WORDS or doc[end - 1].is_punct or doc[end - 1].is_space):
         end -= 1
-    return doc[start:end] if end > start else None
+    if end <= start:
+        return None
+    span = doc[start:end]
+    if not any(c.isupper() for c in span.text) or span.text in {"I", "I'm"}:
+        return None  # names are capitalised; "I" is not a person's name
+    if len(span) >= 3 and all(t.is_upper and len(t) <= 3 for t in span):
+        return None  # a table's column heads ("W L T GF GA PTS")
+    return span
 
 
 def _is_capitalized(span: Span) -> bool:
@@ -162,6 +184,61 @@ def _bracketed_acronyms(doc: Doc, text: str, taken: list[_Mention]) -> list[_Men
     return found
 
 
+def _lines(doc: Doc) -> list[Span]:
+    lines, start = [], 0
+    for token in doc:
+        if token.is_space and "\n" in token.text:
+            if token.i > start:
+                lines.append(doc[start : token.i])
+            start = token.i + 1
+    if start < len(doc):
+        lines.append(doc[start:])
+    return lines
+
+
+def _is_number(token: Token) -> bool:
+    return any(c.isdigit() for c in token.text) and not any(c.isalpha() for c in token.text)
+
+
+def _scores(line: Span) -> int:
+    """Numbers on a line, a date such as 1996-12-06 (which spaCy splits in five) not counted."""
+    words = line.text.split()
+    return sum(bool(SCORE.fullmatch(word)) and not ISO_DAY.fullmatch(word) for word in words)
+
+
+def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazetteer) -> list[_Mention]:
+    """Sports results and standings ("Barcelona 3 Real Madrid 1", "Philadelphia 4 3 0 .571"): on a line of names
+    and numbers, a capitalised name followed by a number is a team, an organisation, unless it is a country (a
+    national team, which stays the country). Mentions overlapping a team are replaced by it."""
+    teams: list[_Mention] = []
+    for line in _lines(doc):
+        numbers = _scores(line)
+        lower = sum(t.is_alpha and t.is_lower and t.lower_ not in RESULT_CONNECTORS for t in line)
+        if numbers < 2 or lower > 1:
+            continue
+        i = line.start
+        while i < line.end:
+            if not doc[i].text[:1].isupper():
+                i += 1
+                continue
+            end = i
+            while end < line.end and (
+                doc[end].text[:1].isupper()
+                or doc[end].text in {".", "-", "'"} and end + 1 < line.end and doc[end + 1].text[:1].isupper()
+            ):
+                end += 1
+            name = text[doc[i].idx : doc[end - 1].idx + len(doc[end - 1].text)]
+            followed_by_number = end < line.end and _is_number(doc[end])
+            national = places.country(name) or places.demonym(name)
+            if followed_by_number and name.casefold() not in TABLE_WORDS and not national:
+                teams.append(_Mention(i, end, "ORG", name))
+            i = end
+    if not teams:
+        return mentions
+    kept = [m for m in mentions if not any(m.overlaps(team) for team in teams)]
+    return sorted(kept + teams, key=lambda mention: mention.start)
+
+
 def _fold(name: str) -> str:
     return " ".join(name.casefold().replace("’", "'").split())
 
@@ -189,11 +266,28 @@ def _surnames(mentions: Iterable[_Mention]) -> dict[str, str]:
     return surnames
 
 
-def _retype_surnames(mentions: list[_Mention]) -> None:
-    surnames = _surnames(mentions)
+def _short_names(mentions: Iterable[_Mention], places: Gazetteer) -> dict[str, str]:
+    """First word (folded) of each organisation with a longer name ("Newmont" of "Newmont Mining Corp") -> that name,
+    unless the word is a place or a demonym ("American" of "American Airlines")."""
+    short: dict[str, str] = {}
     for mention in mentions:
-        if mention.place is None and " " not in mention.text and _fold(mention.text) in surnames:
-            mention.type = "PER"
+        words = mention.text.split()
+        if mention.type == "ORG" and len(words) > 1 and len(words[0]) > 2 and words[0][:1].isupper():
+            if words[0].casefold() not in STOP_WORDS and not (places.country(words[0]) or places.city(words[0]) or places.demonym(words[0])):
+                short.setdefault(_fold(words[0]), mention.text)
+    return short
+
+
+def _retype_short_names(mentions: list[_Mention], places: Gazetteer) -> None:
+    """A surname of a person named in full is PER; the first word of a longer organisation name is ORG."""
+    surnames = _surnames(mentions)
+    short = _short_names(mentions, places)
+    for mention in mentions:
+        if mention.place is None and " " not in mention.text:
+            if _fold(mention.text) in surnames:
+                mention.type = "PER"
+            elif _fold(mention.text) in short:
+                mention.type = "ORG"
 
 
 def _consistent_types(mentions: list[_Mention]) -> None:
@@ -211,8 +305,9 @@ def _consistent_types(mentions: list[_Mention]) -> None:
         mention.type = first[key] if counts[first[key]] == best else counts.most_common(1)[0][0]
 
 
-def _propagate(doc: Doc, text: str, mentions: list[_Mention]) -> list[_Mention]:
-    """Tag every other capitalised occurrence of a name the document already typed (and a known person's surname)."""
+def _propagate(doc: Doc, text: str, mentions: list[_Mention], places: Gazetteer) -> list[_Mention]:
+    """Tag every other capitalised occurrence of a name the document already typed, of a known person's surname and
+    of the first word of an organisation's longer name."""
     forms: dict[str, tuple[tuple[str, ...], str, Place | None]] = {}
     for mention in mentions:
         words = tuple(t.text for t in doc[mention.start : mention.end])
@@ -223,6 +318,12 @@ def _propagate(doc: Doc, text: str, mentions: list[_Mention]) -> list[_Mention]:
                 word = doc[mention.end - 1].text
                 forms.setdefault(word, ((word,), "PER", None))
                 break
+    short = _short_names(mentions, places)
+    for mention in mentions:
+        first_word = mention.text.split()[0]
+        if mention.type == "ORG" and _fold(first_word) in short and _fold(mention.text) == _fold(short[_fold(first_word)]):
+            words = tuple(t.text for t in doc[mention.start : mention.end] if t.idx < doc[mention.start].idx + len(first_word))
+            forms.setdefault(" ".join(words), (words, "ORG", None))
     by_first: dict[str, list[tuple[tuple[str, ...], str, Place | None]]] = {}
     for words, entity_type, place in forms.values():
         by_first.setdefault(words[0], []).append((words, entity_type, place))
@@ -332,6 +433,11 @@ def _cluster(doc: Doc, text: str, mentions: list[_Mention], places: Gazetteer) -
     for index, mention in enumerate(mentions):
         if mention.type == "PER" and " " not in mention.text and _fold(mention.text) in surnames:
             clusters.union(full_names[("PER", _fold(surnames[_fold(mention.text)]))], index)
+    short = _short_names(mentions, places)
+    long_names = {_fold(m.text): i for i, m in enumerate(mentions) if m.type == "ORG"}
+    for index, mention in enumerate(mentions):
+        if mention.type == "ORG" and " " not in mention.text and _fold(mention.text) in short:
+            clusters.union(long_names[_fold(short[_fold(mention.text)])], index)
     # acronyms and short forms of organisations
     names = {_fold(m.text): i for i, m in enumerate(mentions) if m.type in {"ORG", "NORP", "MISC", "EVENT", "LOC"}}
     for acronym_key, acronym_index in names.items():
@@ -391,10 +497,11 @@ def find_mentions(doc: Doc, text: str, places: Gazetteer) -> list[_Mention]:
     mentions += _gazetteer_mentions(doc, text, mentions, places)
     mentions += _bracketed_acronyms(doc, text, mentions)
     mentions.sort(key=lambda mention: mention.start)
+    mentions = _results_teams(doc, text, mentions, places)
     _assign_places(mentions, places)
-    _retype_surnames(mentions)
+    _retype_short_names(mentions, places)
     _consistent_types(mentions)
-    return _propagate(doc, text, mentions)
+    return _propagate(doc, text, mentions, places)
 
 
 def entities_from_doc(doc: Doc, model: str, text: str | None = None) -> list[Entity]:

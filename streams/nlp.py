@@ -28,6 +28,7 @@ SPACY_PIPES = ("tok2vec", "parser", "ner")
 WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 # A dateline's place: up to 40 characters of words before a comma, a bracket or a dash ("AL-AIN , United Arab ...").
 DATELINE = re.compile(r"^([^\W\d_][^,(\n]{0,39}?)\s*(?:,|\(|-- | - )")
+NUMBER = re.compile(r"(?<![\w.])[\d.,:-]*\d(?![\w])")
 SENTENCE_END = re.compile(r"[.!?][\"'”’)]*\s*$")
 
 
@@ -63,11 +64,29 @@ def _recase_word(word: str, forms: dict[str, Counter[str]], default_title: bool)
         cased = lower
     elif (places := gazetteer()).country(word) or places.city(word) or places.demonym(word) or default_title:
         cased = word.title()
-    elif not any(c in "AEIOUY" for c in word):
+    elif not any(c in "AEIOU" for c in word):
         cased = word  # an acronym
     else:
         cased = lower
     return cased if len(cased) == len(word) else word
+
+
+def _recase_place_pairs(line: str, forms: dict[str, Counter[str]]) -> str:
+    """Two shouted words that together name a place ("NEW JERSEY", "SAN DIEGO") are capitalised together."""
+    places = gazetteer()
+    words = list(WORD.finditer(line))
+    index = 0
+    while index < len(words) - 1:
+        first, second = words[index], words[index + 1]
+        pair = line[first.start() : second.end()]
+        if " " == line[first.end() : second.start()] and pair.isupper() and pair.lower() not in forms and (
+            places.country(pair) or places.city(pair)
+        ):
+            line = line[: first.start()] + pair.title() + line[second.end() :]
+            index += 2
+        else:
+            index += 1
+    return line
 
 
 def recase(text: str) -> str:
@@ -80,7 +99,10 @@ def recase(text: str) -> str:
     recased = []
     for line in lines:
         if _shouting(line):
-            line = WORD.sub(lambda m: _recase_word(m.group(), forms, default_title=False), line)
+            # a table row ("NEW JERSEY 3 7 .300") is names and numbers: unknown words are names there
+            table = len(NUMBER.findall(line)) >= 2
+            line = _recase_place_pairs(line, forms)
+            line = WORD.sub(lambda m: _recase_word(m.group(), forms, default_title=table), line)
             first = next(WORD.finditer(line), None)
             if first is not None:
                 line = line[: first.start()] + line[first.start()].upper() + line[first.start() + 1 :]

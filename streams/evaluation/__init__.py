@@ -1,0 +1,1 @@
+"""Evaluations against the labelled public datasets in ``$DATASETS`` (never bundled with the project)."""
