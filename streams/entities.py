@@ -230,7 +230,7 @@ def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazett
             name = text[doc[i].idx : doc[end - 1].idx + len(doc[end - 1].text)]
             followed_by_number = end < line.end and _is_number(doc[end])
             national = places.country(name) or places.demonym(name)
-            if followed_by_number and name.casefold() not in TABLE_WORDS and not national:
+            if followed_by_number and len(name) > 1 and name.casefold() not in TABLE_WORDS and not national:
                 teams.append(_Mention(i, end, "ORG", name))
             i = end
     if not teams:

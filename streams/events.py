@@ -22,7 +22,19 @@ from models import Entity, Event, Geo, Modality
 from streams.dates import resolve_date
 from streams.entities import PLACE_TYPES, RULES_VERSION, mention_index, stable_id
 from streams.gazetteer import gazetteer
-from streams.taxonomy import LIGHT_VERBS, NOUN_CODES, OCCURRENCE_VERBS, VERB_CODES, Code, refine
+from streams.taxonomy import (
+    ASSAULT_MODES,
+    LIGHT_VERBS,
+    PROTEST_FIRES,
+    WEAPON_NOUNS,
+    WEAPON_VERBS,
+    NOUN_CODES,
+    OCCURRENCE_VERBS,
+    VERB_CODES,
+    Code,
+    lemma_table,
+    refine,
+)
 
 TARGET_PREPOSITIONS = frozenset({"against", "on", "upon", "at", "with", "into"})
 LOCATION_PREPOSITIONS = frozenset({"in", "at", "near", "outside", "inside", "across", "into", "around", "of"})
@@ -46,6 +58,11 @@ CIVILIAN_GROUPS = frozenset({"worker", "employee", "teacher", "doctor", "nurse",
                              "demonstrator", "vendor", "intern", "activist"})
 CONTROL_VERBS = frozenset({"take", "seize", "gain", "assume", "regain", "wrest"})
 PHONE_WORDS = frozenset({"phone", "telephone", "call"})
+# "observed 14 explosions near X", "clashes were reported": an event told without its sides
+PERCEPTION_VERBS = frozenset({"observe", "report", "hear", "record", "see", "note", "witness", "register"})
+MUTUAL_TRIGGERS = frozenset({"clash", "fight", "battle", "engage", "skirmish", "fighting", "firefight", "gunfight"})
+AGENT_NOUNS = frozenset({"coalition", "force", "army", "military", "police", "troop", "soldier", "rebel", "militant",
+                         "government", "regime", "militia", "insurgent", "jihadist", "gunman", "navy", "gang"})
 PLACE_TARGET_TYPES = frozenset({"ASSAULT", "CONSULT", "PROTEST", "MOBILIZE", "COERCE"})
 CITY_NOUNS = frozenset({"city", "town", "capital"})
 GROUP_NOUNS = frozenset({"one", "some", "many", "several", "dozens", "hundreds", "thousands", "most", "all", "two",
@@ -63,8 +80,25 @@ class _Frame:
     nominal: bool = False
 
 
+LEMMAS = lemma_table(
+    set(VERB_CODES) | set(NOUN_CODES) | LIGHT_VERBS | OCCURRENCE_VERBS | REPORTING_VERBS | INTENT_VERBS | CONTROL_VERBS
+    | CIVILIAN_GROUPS | set(ASSAULT_MODES) | WEAPON_VERBS | WEAPON_NOUNS | PROTEST_FIRES
+    | {"speak", "talk", "control", "counterpart", "minister", "president", "weapon"}
+)
+
+
 def _lemma(token: Token) -> str:
-    return (token.lemma_ or token.text).lower()
+    return LEMMAS.get(token.lower_) or (token.lemma_ or token.text).lower()
+
+
+def _noun_code(token: Token) -> Code | None:
+    code = NOUN_CODES.get(token.lower_) or NOUN_CODES.get(_lemma(token))
+    weapons = [ASSAULT_MODES[_lemma(c)] for c in token.children if _lemma(c) in ASSAULT_MODES]
+    if code is not None and code.plover == "PROTEST" and code.mode == "strike" and weapons:
+        return Code("ASSAULT", weapons[0], "19")  # "air strike", "drone strikes", "missile strike"
+    if code is None and _lemma(token) in {"fire", "barrage"} and weapons:
+        return Code("ASSAULT", weapons[0], "19")  # "artillery fire", "rocket barrage"
+    return code
 
 
 def _is_nominal(token: Token) -> bool:
@@ -94,7 +128,7 @@ def _subject(verb: Token) -> Token | None:
                 if child.lower_ in {"who", "that", "which"} and current.dep_ == "relcl":
                     return current.head
                 return child
-        if current.dep_ == "relcl" and current.head.pos_ in {"NOUN", "PROPN"}:
+        if current.dep_ in {"relcl", "acl"} and current.head.pos_ in {"NOUN", "PROPN"}:
             return current.head if not any(c.dep_ == "nsubjpass" for c in current.children) else None
         if current.dep_ in {"conj", "xcomp", "advcl"} and current.head != current:
             current = current.head
@@ -115,7 +149,8 @@ def _verb_roles(verb: Token, frame: _Frame, by_token: dict[int, Entity]) -> None
         elif child.dep_ == "agent":
             frame.actor = next(iter(_pobjs(child)), frame.actor)
         elif child.dep_ in {"dobj", "dative"} and frame.target is None and child.i != frame.trigger.i:
-            frame.target = child
+            if not _is_weapon(child):
+                frame.target = child
         elif child.dep_ == "prep":
             _preposition_role(child, frame, by_token)
     if frame.target is not None and _place(frame.target, by_token) and frame.location is None:
@@ -134,7 +169,10 @@ def _preposition_role(preposition: Token, frame: _Frame, by_token: dict[int, Ent
         elif word in LOCATION_PREPOSITIONS and _place(pobj, by_token):
             frame.location = frame.location or pobj
         elif word in TARGET_PREPOSITIONS and frame.target is None and _role_ok(pobj):
-            frame.target = pobj
+            # "with" is the other side of a meeting or a clash, else the instrument ("targeted with heavy weapons")
+            instrument = word == "with" and (frame.code.plover == "ASSAULT" and _lemma(frame.trigger) not in MUTUAL_TRIGGERS or _is_weapon(pobj))
+            if not instrument:
+                frame.target = pobj
         elif word == "by" and frame.actor is None and _role_ok(pobj):
             frame.actor = pobj
         if word in LOCATION_PREPOSITIONS | TARGET_PREPOSITIONS and frame.location is None:
@@ -147,10 +185,17 @@ def _noun_roles(noun: Token, frame: _Frame, by_token: dict[int, Entity]) -> None
     for child in noun.children:
         if child.dep_ == "poss" and frame.actor is None and _role_ok(child):
             frame.actor = child
-        elif child.dep_ in {"compound", "amod"} and frame.actor is None and child.i in by_token:
-            frame.actor = child  # "Houthi attack", "Israeli strikes"
+        elif child.dep_ in {"compound", "amod"} and frame.actor is None and (
+            child.i in by_token and not _place(child, by_token) or _lemma(child) in AGENT_NOUNS
+        ):
+            frame.actor = child  # "Houthi attack", "Israeli strikes", "coalition air raids"
         elif child.dep_ == "prep":
             _preposition_role(child, frame, by_token)
+
+
+def _is_weapon(token: Token) -> bool:
+    """ "mortars", "grenade launchers", "small arms", "heavy weapons" """
+    return _lemma(token) in ASSAULT_MODES or _lemma(token) in WEAPON_NOUNS
 
 
 def _code_verb(verb: Token, by_token: dict[int, Entity]) -> _Frame | None:
@@ -165,12 +210,20 @@ def _code_verb(verb: Token, by_token: dict[int, Entity]) -> _Frame | None:
             of = next(c for c in objects[0].children if c.lower_ == "of")
             frame.target = next(iter(_pobjs(of)), None)
         return frame
+    # "fired mortars at", "threw a grenade at": the weapon is the mode, not the target
+    if lemma in WEAPON_VERBS and objects and _is_weapon(objects[0]):
+        modes = [ASSAULT_MODES[_lemma(t)] for t in objects[0].subtree if _lemma(t) in ASSAULT_MODES]
+        if lemma == "exchange" or _lemma(objects[0]) in {"fire", "gunfire", "shot"}:
+            modes = modes or ["firearms"]
+        return _Frame(verb, Code("ASSAULT", modes[0] if modes else None, "19"))
+    if lemma in {"burn", "torch", "set"} and objects and _lemma(objects[0]) in PROTEST_FIRES:
+        return _Frame(verb, Code("PROTEST", "riot", "14"))  # "burnt tyres"
     # light verbs: the object noun is the event ("held talks", "launched an offensive", "went on strike")
     if lemma in LIGHT_VERBS:
         nouns = objects + [p for word in ("on", "in") if word in preps for p in _pobjs(preps[word])]
         for noun in nouns:
-            if _lemma(noun) in NOUN_CODES:
-                return _Frame(noun, NOUN_CODES[_lemma(noun)], nominal=True)
+            if (code := _noun_code(noun)) is not None:
+                return _Frame(noun, code, nominal=True)
         return None
     if lemma == "speak" or lemma == "talk":  # "spoke by phone with", "talked on the telephone to"
         for word in ("by", "on", "over"):
@@ -337,13 +390,13 @@ def _find_frames(sentence: Span, by_token: dict[int, Entity]) -> list[_Frame]:
             taken.add(frame.trigger.i)
             frames.append(frame)
     for token in sentence:
-        lemma = _lemma(token)
-        if token.pos_ not in {"NOUN", "PROPN"} or lemma not in NOUN_CODES or token.i in taken:
+        noun_code = _noun_code(token) if token.pos_ in {"NOUN", "PROPN"} else None
+        if noun_code is None or token.i in taken:
             continue
         head = token.head
         if token.dep_ in {"nsubj", "nsubjpass"} and head.i in {f.trigger.i for f in frames}:
             continue  # "an airstrike killed five": the verb's event, whose mode the noun gives
-        frame = _Frame(token, NOUN_CODES[lemma], nominal=True)
+        frame = _Frame(token, noun_code, nominal=True)
         _noun_roles(token, frame, by_token)
         if token.dep_ == "nsubj" and _lemma(head) in OCCURRENCE_VERBS:
             _verb_roles(head, frame, by_token)
@@ -371,13 +424,15 @@ def events_from_doc(
             code = refine(frame.code, _phrase_lemmas(frame))
             actor, actor_id = roles.name(frame.actor) if _role_ok(frame.actor) else (None, None)
             target, target_id = roles.name(frame.target) if _role_ok(frame.target) else (None, None)
-            if actor is None and target is None:
+            date_span = _date(frame.trigger, sentence)
+            head = _lemma(frame.trigger.head)
+            observed = frame.nominal and (head in PERCEPTION_VERBS or frame.trigger.dep_ == "nsubj" and head in OCCURRENCE_VERBS)
+            if actor is None and target is None and not (observed and (frame.location is not None or date_span)):
                 continue
             if actor_id is not None and actor_id == target_id:
                 target, target_id = None, None
-            location_entity = roles.by_token.get(frame.location.i) if frame.location is not None else None
             modality = _modality(frame.trigger, sentence)
-            date_span = _date(frame.trigger, sentence)
+            location_entity = roles.by_token.get(frame.location.i) if frame.location is not None else None
             date = (
                 resolve_date(text[date_span.start_char : date_span.end_char], published_at, modality == Modality.FUTURE)
                 if date_span is not None

@@ -29,8 +29,6 @@ EXTRA_COUNTRY_NAMES: dict[str, str] = {
     "UAE": "AE",
     "DRC": "CD",
     "Holland": "NL",
-    "Gaza": "PS",
-    "West Bank": "PS",
     "Ivory Coast": "CI",
     "Burma": "MM",
 }

@@ -43,6 +43,8 @@ VERB_CODES: dict[str, Code] = {
     "stab": _code("ASSAULT", "18", "primitive"),
     "burn": _code("ASSAULT", "18", "primitive"),
     "torch": _code("ASSAULT", "18", "primitive"),
+    "pelt": _code("ASSAULT", "18", "primitive"),
+    "lynch": _code("ASSAULT", "18", "beat"),
     "wound": _code("ASSAULT", "18"),
     "injure": _code("ASSAULT", "18"),
     "target": _code("ASSAULT", "18"),
@@ -171,6 +173,9 @@ NOUN_CODES: dict[str, Code] = {
     "gunfight": _code("ASSAULT", "19", "firearms"),
     "skirmish": _code("ASSAULT", "19"),
     "ambush": _code("ASSAULT", "19"),
+    "shoot-out": _code("ASSAULT", "19", "firearms"),
+    "shootout": _code("ASSAULT", "19", "firearms"),
+    "scuffle": _code("ASSAULT", "18", "beat"),
     "airstrike": _code("ASSAULT", "19", "aerial"),
     "bombardment": _code("ASSAULT", "19", "heavy-weapons"),
     "shelling": _code("ASSAULT", "19", "heavy-weapons"),
@@ -245,11 +250,21 @@ ASSAULT_MODES: dict[str, str] = {
     "landmine": "explosives", "grenade": "explosives", "bombing": "explosives", "blast": "explosives",
     "explosion": "explosives", "suicide": "suicide-attack",
     "gun": "firearms", "gunfire": "firearms", "gunman": "firearms", "rifle": "firearms", "firearm": "firearms",
-    "bullet": "firearms", "shot": "firearms", "pistol": "firearms",
+    "bullet": "firearms", "shot": "firearms", "pistol": "firearms", "machinegun": "firearms", "arm": "firearms",
     "knife": "primitive", "machete": "primitive", "stone": "primitive", "rock": "primitive", "arson": "primitive",
     "stick": "primitive", "club": "primitive",
     "tear": "crowd-control", "teargas": "crowd-control", "cannon": "crowd-control", "rubber": "crowd-control",
 }
+# The weapon that names an attack when several are mentioned ("mortars and heavy machine guns").
+# Small arms fired along with heavier weapons make an exchange of fire, so firearms come before them.
+MODE_PRIORITY = ("aerial", "drone", "firearms", "heavy-weapons", "suicide-attack", "explosives", "primitive",
+                 "crowd-control")
+# Verbs that attack when their object is a weapon ("fired mortars at", "threw a grenade at", "dropped bombs on").
+WEAPON_VERBS = frozenset({"fire", "launch", "throw", "hurl", "lob", "drop", "detonate", "plant", "use", "explode",
+                          "exchange"})
+WEAPON_NOUNS = frozenset({"launcher", "weapon", "round", "projectile", "fire", "gunfire", "shot", "arm"})
+# Things burnt in a protest: the fire is the protest's violence, not an attack on someone.
+PROTEST_FIRES = frozenset({"tire", "tyre", "effigy", "flag", "barricade"})
 # Remote weapons move the CAMEO root of an ASSAULT to 19 (conventional military force).
 MILITARY_MODES = frozenset({"aerial", "drone", "heavy-weapons"})
 # Modes that make the root 18 (unconventional violence) whatever the trigger's default.
@@ -262,10 +277,49 @@ def refine(code: Code, phrase_lemmas: set[str]) -> Code:
         return code
     mode = code.mode
     if mode is None or mode in {"destroy"}:
-        mode = next((ASSAULT_MODES[w] for w in sorted(phrase_lemmas) if w in ASSAULT_MODES), mode)
+        found = {ASSAULT_MODES[w] for w in phrase_lemmas if w in ASSAULT_MODES}
+        if {"heavy", "weapon"} <= phrase_lemmas:
+            found.add("heavy-weapons")
+        mode = next((m for m in MODE_PRIORITY if m in found), mode)
     cameo = code.cameo
     if mode in MILITARY_MODES:
         cameo = "19"
     elif mode in UNCONVENTIONAL_MODES and cameo == "19":
         cameo = "18"
     return Code(code.plover, mode, cameo)
+
+
+# The small model's lemmatizer misreads some words ("staged" -> "stag"), so the words the rules look for are
+# matched on their own inflected forms.
+IRREGULAR_FORMS: dict[str, str] = {
+    "took": "take", "taken": "take", "held": "hold", "met": "meet", "shot": "shoot", "fought": "fight",
+    "struck": "strike", "beaten": "beat", "sent": "send", "led": "lead", "began": "begin", "begun": "begin",
+    "broke": "break", "broken": "break", "gave": "give", "given": "give", "made": "make", "paid": "pay", "went": "go",
+    "gone": "go", "said": "say", "told": "tell", "wrote": "write", "written": "write", "overran": "overrun",
+    "withdrew": "withdraw", "withdrawn": "withdraw", "had": "have", "has": "have", "left": "leave", "spoke": "speak",
+    "spoken": "speak", "sought": "seek", "burnt": "burn", "set": "set", "hit": "hit", "shut": "shut",
+    "undertook": "undertake", "undertaken": "undertake", "stole": "steal", "stolen": "steal",
+}
+
+
+def _verb_forms(lemma: str) -> set[str]:
+    forms = {lemma}
+    stem = lemma[:-1] if lemma.endswith("e") else lemma
+    if lemma.endswith("y") and lemma[-2:-1] not in set("aeiou"):
+        forms |= {lemma[:-1] + "ies", lemma[:-1] + "ied", lemma + "ing"}
+    else:
+        forms |= {lemma + ("es" if lemma.endswith(("s", "sh", "ch", "x", "z", "o")) else "s")}
+        forms |= {stem + "ed", stem + "ing"}
+    if len(lemma) > 2 and lemma[-1] not in "aeiouwxy" and lemma[-2] in "aeiou" and lemma[-3] not in "aeiou":
+        forms |= {lemma + lemma[-1] + "ed", lemma + lemma[-1] + "ing"}  # "stabbed", "banning"
+    return forms
+
+
+def lemma_table(words: set[str]) -> dict[str, str]:
+    """Inflected form -> lemma for the given lemmas (regular inflections and ``IRREGULAR_FORMS``)."""
+    table: dict[str, str] = {}
+    for word in sorted(words):
+        for form in _verb_forms(word):
+            table.setdefault(form, word)
+    table.update({form: lemma for form, lemma in IRREGULAR_FORMS.items()})
+    return table

@@ -152,32 +152,59 @@ CIVILIAN_WORDS = frozenset({
     "person", "people", "worker", "journalist", "teacher", "family", "trader", "student", "driver", "shepherd",
     "herder", "businessman", "citizen", "youth", "member", "leader", "official", "activist", "doctor", "body",
     "couple", "brother", "son", "daughter", "wife", "husband", "vendor", "priest", "chief", "councillor", "candidate",
+    "house", "home", "village", "office", "shop", "church", "mosque", "school", "hospital", "market", "manager",
+    "mayor", "victim", "passenger", "pastoralist", "fisherman",
+    "fishermen", "him", "her", "he", "she",
 })
-MOB_WORDS = frozenset({"mob", "villagers", "residents", "crowd", "rioters", "group of people"})
+# Unarmed crowds: their violence is a riot (ACLED's mob violence), also when they kill.
+MOB_WORDS = frozenset({"mob", "villager", "resident", "crowd", "rioter", "protester", "demonstrator", "people",
+                       "supporter", "worker", "student", "youth", "community", "group", "member", "journalist",
+                       "trader", "farmer", "local", "inhabitant", "family", "relative"})
+MUTUAL_TRIGGERS = frozenset({"clash", "fight", "battle", "engage", "skirmish", "fighting", "firefight", "gunfight",
+                             "exchange"})
+ARMED_WORDS = frozenset({"force", "troop", "soldier", "army", "police", "policemen", "policeman", "militant",
+                         "position", "base", "checkpoint", "convoy", "patrol", "fighter", "rebel", "militia",
+                         "insurgent", "military", "gunmen", "jihadist", "officer", "unit", "brigade", "battalion"})
 RIOT_WORDS = ("riot", "vandal", "torched", "set fire", "pelted", "stones", "clashed with police", "looted", "mob")
 ARMED_GROUP_WORDS = frozenset({"gunmen", "gunman", "militants", "militant", "assailants", "attackers", "unidentified",
                                "unknown", "armed", "men", "bandits", "suspected", "fighters", "insurgents", "rebels"})
 
 
+def _words(text: str | None) -> set[str]:
+    return {word.removesuffix("s") for word in (text or "").lower().replace(",", " ").split()}
+
+
 def acled_event_type(events: Sequence[Event], note: str) -> str:
-    """ACLED's event type of a note from its coded events: the first protest or assault decides, else the first
-    coded event; violence with remote weapons is Explosions/Remote violence, one-sided violence or violence on
-    civilians is Violence against civilians, a mob's violence or a violent protest is Riots, and any other
-    violence is Battles. Events of other PLOVER types are Strategic developments."""
+    """ACLED's event type of a note from its coded events (rules tuned on the first half of the rows).
+
+    The first protest or assault decides. A protest is a Riot when it turned violent (a riot mode, or stones,
+    arson, vandalism in the note), else Protests. An assault is Explosions/Remote violence when any assault in the
+    note used remote weapons (air, drone, artillery, explosives); Riots when its actor is a mob; Violence against
+    civilians when an assault targets civilians, a dwelling or a place, or is one-sided (abduction, beating,
+    torture, sexual violence, targeted killing), unless it is a two-sided fight or targets armed men; else Battles.
+    A note without either is Violence against civilians when it reports a body found, else Strategic developments."""
     lowered = note.lower()
-    primary = next((e for e in events if e.plover_type in {"PROTEST", "ASSAULT"} and e.modality != "negated"), None)
+    kept = [e for e in events if e.modality != "negated"]
+    primary = next((e for e in kept if e.plover_type in {"PROTEST", "ASSAULT"}), None)
     if primary is None:
-        return "Strategic developments"
+        found_dead = "found dead" in lowered or "body" in lowered and "found" in lowered
+        return "Violence against civilians" if found_dead else "Strategic developments"
     if primary.plover_type == "PROTEST":
         violent = primary.plover_mode == "riot" or any(word in lowered for word in RIOT_WORDS)
         return "Riots" if violent else "Protests"
-    if primary.plover_mode in REMOTE_MODES:
+    assaults = [e for e in kept if e.plover_type == "ASSAULT"]
+    if any(e.plover_mode in REMOTE_MODES for e in assaults):
         return "Explosions/Remote violence"
-    actor = (primary.actor or "").lower()
-    if any(word in actor for word in MOB_WORDS):
+    if _words(primary.actor) & MOB_WORDS:
         return "Riots"
-    target_words = set((primary.target or "").lower().replace(",", " ").split())
-    if primary.plover_mode in ONE_SIDED_MODES or target_words & CIVILIAN_WORDS:
+    mutual = any(e.trigger in MUTUAL_TRIGGERS for e in assaults)
+    armed_target = any(_words(e.target) & ARMED_WORDS for e in assaults)
+    one_sided = any(
+        e.plover_mode in ONE_SIDED_MODES or _words(e.target) & CIVILIAN_WORDS or e.target is not None and e.target_id is not None
+        and e.location_id == e.target_id
+        for e in assaults
+    )
+    if one_sided and not mutual and not armed_target:
         return "Violence against civilians"
     return "Battles"
 
