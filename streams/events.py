@@ -52,6 +52,7 @@ EMPTY_ROLES = frozenset(
 )
 # Words that are a trigger only in some senses: a lower confidence.
 AMBIGUOUS_TRIGGERS = frozenset({"hit", "strike", "fire", "call", "target", "block", "take", "beat", "free", "engage",
+                                "gather",
                                 "meet", "march", "rally", "deal", "offer", "sign", "welcome", "have"})
 CIVILIAN_GROUPS = frozenset({"worker", "employee", "teacher", "doctor", "nurse", "driver", "union", "staff", "student",
                              "farmer", "trader", "miner", "laborer", "labourer", "resident", "villager", "protester",
@@ -255,7 +256,10 @@ def _code_verb(verb: Token, by_token: dict[int, Entity]) -> _Frame | None:
 
 
 def _phrase_lemmas(frame: _Frame) -> set[str]:
+    """Words around the trigger that can name a weapon: its phrase, and its actor's and target's phrases."""
     words = {_lemma(t) for t in frame.trigger.subtree}
+    for role in (frame.actor, frame.target):
+        words |= {_lemma(t) for t in role.subtree} if role is not None else set()
     words |= {_lemma(t) for t in frame.trigger.head.subtree} if frame.nominal else set()
     words |= {_lemma(c) for c in frame.trigger.children}
     return words
@@ -359,7 +363,8 @@ class _Roles:
         if token.lower_ in GROUP_NOUNS:  # "one of its advisers"
             of = next((c for c in token.children if c.dep_ == "prep" and c.lower_ == "of"), None)
             inner = next(iter(_pobjs(of)), None) if of is not None else None
-            return self.name(inner) if inner is not None else (None, None)
+            if inner is not None:
+                return self.name(inner)
         words = [token]
         frontier = [token]
         while frontier:  # the noun phrase without determiners, clauses, prepositions and coordination
@@ -422,12 +427,17 @@ def events_from_doc(
     for sentence in doc.sents:
         for frame in _find_frames(sentence, roles.by_token):
             code = refine(frame.code, _phrase_lemmas(frame))
+            if frame.actor is not None and _is_weapon(frame.actor):
+                frame.actor = None  # "a landmine killed two": the weapon gave the mode; the actor is unknown
             actor, actor_id = roles.name(frame.actor) if _role_ok(frame.actor) else (None, None)
             target, target_id = roles.name(frame.target) if _role_ok(frame.target) else (None, None)
             date_span = _date(frame.trigger, sentence)
-            head = _lemma(frame.trigger.head)
-            observed = frame.nominal and (head in PERCEPTION_VERBS or frame.trigger.dep_ == "nsubj" and head in OCCURRENCE_VERBS)
-            if actor is None and target is None and not (observed and (frame.location is not None or date_span)):
+            heads = [_lemma(a) for a in list(frame.trigger.ancestors)[:3]]
+            observed = frame.nominal and (
+                any(head in PERCEPTION_VERBS for head in heads)  # "observed a total of 14 explosions"
+                or frame.trigger.dep_ == "nsubj" and heads[:1] and heads[0] in OCCURRENCE_VERBS
+            )
+            if actor is None and target is None and frame.location is None and not (observed and date_span):
                 continue
             if actor_id is not None and actor_id == target_id:
                 target, target_id = None, None

@@ -38,6 +38,8 @@ VERB_CODES: dict[str, Code] = {
     "torture": _code("ASSAULT", "18", "torture"),
     "rape": _code("ASSAULT", "18", "sexual"),
     "bomb": _code("ASSAULT", "18", "explosives"),
+    "detonate": _code("ASSAULT", "18", "explosives"),
+    "explode": _code("ASSAULT", "18", "explosives"),
     "shoot": _code("ASSAULT", "18", "firearms"),
     "gun": _code("ASSAULT", "18", "firearms"),
     "stab": _code("ASSAULT", "18", "primitive"),
@@ -110,6 +112,7 @@ VERB_CODES: dict[str, Code] = {
     "rally": _code("PROTEST", "14", "demo"),
     "march": _code("PROTEST", "14", "demo"),
     "picket": _code("PROTEST", "14", "demo"),
+    "gather": _code("PROTEST", "14", "demo"),
     "riot": _code("PROTEST", "14", "riot"),
     "boycott": _code("PROTEST", "14", "boycott"),
     "block": _code("PROTEST", "14", "obstruct"),
@@ -231,7 +234,7 @@ NOUN_CODES: dict[str, Code] = {
 LIGHT_VERBS = frozenset(
     {"hold", "stage", "carry", "launch", "conduct", "make", "pay", "mount", "organize", "organise", "begin", "start",
      "continue", "resume", "lead", "impose", "provide", "send", "deliver", "issue", "announce", "declare", "sign",
-     "go", "join", "have", "take"}
+     "go", "join", "have", "take", "participate", "attend"}
 )
 # Verbs of occurring: their subject noun is the event ("clashes erupted").
 OCCURRENCE_VERBS = frozenset(
@@ -260,8 +263,7 @@ ASSAULT_MODES: dict[str, str] = {
 MODE_PRIORITY = ("aerial", "drone", "firearms", "heavy-weapons", "suicide-attack", "explosives", "primitive",
                  "crowd-control")
 # Verbs that attack when their object is a weapon ("fired mortars at", "threw a grenade at", "dropped bombs on").
-WEAPON_VERBS = frozenset({"fire", "launch", "throw", "hurl", "lob", "drop", "detonate", "plant", "use", "explode",
-                          "exchange"})
+WEAPON_VERBS = frozenset({"fire", "launch", "throw", "hurl", "lob", "drop", "detonate", "plant", "explode", "exchange"})
 WEAPON_NOUNS = frozenset({"launcher", "weapon", "round", "projectile", "fire", "gunfire", "shot", "arm"})
 # Things burnt in a protest: the fire is the protest's violence, not an attack on someone.
 PROTEST_FIRES = frozenset({"tire", "tyre", "effigy", "flag", "barricade"})
@@ -278,8 +280,10 @@ def refine(code: Code, phrase_lemmas: set[str]) -> Code:
     mode = code.mode
     if mode is None or mode in {"destroy"}:
         found = {ASSAULT_MODES[w] for w in phrase_lemmas if w in ASSAULT_MODES}
-        if {"heavy", "weapon"} <= phrase_lemmas:
-            found.add("heavy-weapons")
+        if "heavy" in phrase_lemmas and phrase_lemmas & {"weapon", "gun", "machinegun"}:
+            found.add("heavy-weapons")  # heavy machine guns count with the heavy weapons (as ACLED codes them)
+            if not phrase_lemmas & {"arm", "rifle", "pistol", "gunfire", "shot", "bullet"}:
+                found.discard("firearms")
         mode = next((m for m in MODE_PRIORITY if m in found), mode)
     cameo = code.cameo
     if mode in MILITARY_MODES:

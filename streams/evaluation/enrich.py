@@ -165,7 +165,7 @@ MUTUAL_TRIGGERS = frozenset({"clash", "fight", "battle", "engage", "skirmish", "
 ARMED_WORDS = frozenset({"force", "troop", "soldier", "army", "police", "policemen", "policeman", "militant",
                          "position", "base", "checkpoint", "convoy", "patrol", "fighter", "rebel", "militia",
                          "insurgent", "military", "gunmen", "jihadist", "officer", "unit", "brigade", "battalion"})
-RIOT_WORDS = ("riot", "vandal", "torched", "set fire", "pelted", "stones", "clashed with police", "looted", "mob")
+RIOT_WORDS = ("vandal", "torched", "set fire", "set on fire", "pelted", "clashed with police", "looted")
 ARMED_GROUP_WORDS = frozenset({"gunmen", "gunman", "militants", "militant", "assailants", "attackers", "unidentified",
                                "unknown", "armed", "men", "bandits", "suspected", "fighters", "insurgents", "rebels"})
 
