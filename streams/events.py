@@ -61,6 +61,7 @@ CONTROL_VERBS = frozenset({"take", "seize", "gain", "assume", "regain", "wrest"}
 PHONE_WORDS = frozenset({"phone", "telephone", "call"})
 # "observed 14 explosions near X", "clashes were reported": an event told without its sides
 PERCEPTION_VERBS = frozenset({"observe", "report", "hear", "record", "see", "note", "witness", "register"})
+ARMED_PEOPLE = frozenset({"gunman", "gunmen", "suicide"})  # give an attack its mode, but act: not weapons
 MUTUAL_TRIGGERS = frozenset({"clash", "fight", "battle", "engage", "skirmish", "fighting", "firefight", "gunfight"})
 AGENT_NOUNS = frozenset({"coalition", "force", "army", "military", "police", "troop", "soldier", "rebel", "militant",
                          "government", "regime", "militia", "insurgent", "jihadist", "gunman", "navy", "gang"})
@@ -145,7 +146,7 @@ def _verb_roles(verb: Token, frame: _Frame, by_token: dict[int, Entity]) -> None
     for child in verb.children:
         if child.dep_ == "nsubjpass":
             frame.target = frame.target or child
-            if frame.actor is child:
+            if frame.actor is not None and frame.actor.i == child.i:
                 frame.actor = None
         elif child.dep_ == "agent":
             frame.actor = next(iter(_pobjs(child)), frame.actor)
@@ -171,6 +172,8 @@ def _preposition_role(preposition: Token, frame: _Frame, by_token: dict[int, Ent
             frame.location = frame.location or pobj
         elif word in TARGET_PREPOSITIONS and frame.target is None and _role_ok(pobj):
             # "with" is the other side of a meeting or a clash, else the instrument ("targeted with heavy weapons")
+            if word == "at" and _lemma(frame.trigger) in MUTUAL_TRIGGERS:
+                continue  # "clashed at the bridge": a place, not a side
             instrument = word == "with" and (frame.code.plover == "ASSAULT" and _lemma(frame.trigger) not in MUTUAL_TRIGGERS or _is_weapon(pobj))
             if not instrument:
                 frame.target = pobj
@@ -196,7 +199,8 @@ def _noun_roles(noun: Token, frame: _Frame, by_token: dict[int, Entity]) -> None
 
 def _is_weapon(token: Token) -> bool:
     """ "mortars", "grenade launchers", "small arms", "heavy weapons" """
-    return _lemma(token) in ASSAULT_MODES or _lemma(token) in WEAPON_NOUNS
+    lemma = _lemma(token)
+    return (lemma in ASSAULT_MODES or lemma in WEAPON_NOUNS) and lemma not in ARMED_PEOPLE
 
 
 def _code_verb(verb: Token, by_token: dict[int, Entity]) -> _Frame | None:
@@ -213,10 +217,10 @@ def _code_verb(verb: Token, by_token: dict[int, Entity]) -> _Frame | None:
         return frame
     # "fired mortars at", "threw a grenade at": the weapon is the mode, not the target
     if lemma in WEAPON_VERBS and objects and _is_weapon(objects[0]):
-        modes = [ASSAULT_MODES[_lemma(t)] for t in objects[0].subtree if _lemma(t) in ASSAULT_MODES]
-        if lemma == "exchange" or _lemma(objects[0]) in {"fire", "gunfire", "shot"}:
-            modes = modes or ["firearms"]
-        return _Frame(verb, Code("ASSAULT", modes[0] if modes else None, "19"))
+        named = any(_lemma(t) in ASSAULT_MODES for t in objects[0].subtree)
+        plain_fire = lemma == "exchange" or _lemma(objects[0]) in {"fire", "gunfire", "shot"}
+        # the mode comes from the weapons named (see taxonomy.refine), else an exchange of fire is firearms
+        return _Frame(verb, Code("ASSAULT", "firearms" if plain_fire and not named else None, "19"))
     if lemma in {"burn", "torch", "set"} and objects and _lemma(objects[0]) in PROTEST_FIRES:
         return _Frame(verb, Code("PROTEST", "riot", "14"))  # "burnt tyres"
     # light verbs: the object noun is the event ("held talks", "launched an offensive", "went on strike")
@@ -225,6 +229,9 @@ def _code_verb(verb: Token, by_token: dict[int, Entity]) -> _Frame | None:
         for noun in nouns:
             if (code := _noun_code(noun)) is not None:
                 return _Frame(noun, code, nominal=True)
+            for part in noun.children:  # "held a protest sit-in", "staged a hunger strike"
+                if part.dep_ in {"compound", "amod", "nmod"} and (code := _noun_code(part)) is not None:
+                    return _Frame(part, code, nominal=True)
         return None
     if lemma == "speak" or lemma == "talk":  # "spoke by phone with", "talked on the telephone to"
         for word in ("by", "on", "over"):
@@ -269,7 +276,7 @@ def _modality(trigger: Token, sentence: Span) -> Modality:
     if any(c.dep_ == "neg" for c in trigger.children) or any(c.lower_ == "no" and c.dep_ == "det" for c in trigger.children):
         return Modality.NEGATED
     head = trigger.head if trigger.dep_ in {"dobj", "pobj"} else trigger  # a light verb's negation or tense
-    if head is not trigger and any(c.dep_ == "neg" for c in head.children):
+    if head.i != trigger.i and any(c.dep_ == "neg" for c in head.children):
         return Modality.NEGATED
     for word in (trigger, head):
         if any(c.dep_ == "aux" and c.lower_ in FUTURE_AUXILIARIES for c in word.children):
@@ -358,7 +365,9 @@ class _Roles:
         if token is None or token.lower_ in EMPTY_ROLES:
             return None, None
         entity, named_by = self.entity(token)
-        if entity is not None and (named_by is token or token.lower_ in PERSON_PRONOUNS or named_by is not None and named_by.dep_ == "appos"):
+        if entity is not None and (
+            named_by is not None and (named_by.i == token.i or named_by.dep_ == "appos") or token.lower_ in PERSON_PRONOUNS
+        ):
             return entity.canonical, entity.id
         if token.lower_ in GROUP_NOUNS:  # "one of its advisers"
             of = next((c for c in token.children if c.dep_ == "prep" and c.lower_ == "of"), None)
@@ -399,13 +408,13 @@ def _find_frames(sentence: Span, by_token: dict[int, Entity]) -> list[_Frame]:
         if noun_code is None or token.i in taken:
             continue
         head = token.head
-        if token.dep_ in {"nsubj", "nsubjpass"} and head.i in {f.trigger.i for f in frames}:
+        if token.dep_ == "nsubj" and noun_code.plover == "ASSAULT" and head.i in {f.trigger.i for f in frames}:
             continue  # "an airstrike killed five": the verb's event, whose mode the noun gives
         frame = _Frame(token, noun_code, nominal=True)
         _noun_roles(token, frame, by_token)
         if token.dep_ == "nsubj" and _lemma(head) in OCCURRENCE_VERBS:
             _verb_roles(head, frame, by_token)
-            if frame.actor is token:
+            if frame.actor is not None and frame.actor.i == token.i:
                 frame.actor = None
         frames.append(frame)
     return frames
@@ -428,7 +437,11 @@ def events_from_doc(
         for frame in _find_frames(sentence, roles.by_token):
             code = refine(frame.code, _phrase_lemmas(frame))
             if frame.actor is not None and _is_weapon(frame.actor):
-                frame.actor = None  # "a landmine killed two": the weapon gave the mode; the actor is unknown
+                # "a landmine killed two": the weapon gave the mode; the actor is whoever used it, if said
+                weapon, frame.actor = frame.actor, None
+                _noun_roles(weapon, frame, roles.by_token)
+            if code.plover == "MOBILIZE" and frame.actor is None and frame.target is not None:
+                frame.actor, frame.target = frame.target, None  # "forces were deployed": they mobilised
             actor, actor_id = roles.name(frame.actor) if _role_ok(frame.actor) else (None, None)
             target, target_id = roles.name(frame.target) if _role_ok(frame.target) else (None, None)
             date_span = _date(frame.trigger, sentence)

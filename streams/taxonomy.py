@@ -234,7 +234,7 @@ NOUN_CODES: dict[str, Code] = {
 LIGHT_VERBS = frozenset(
     {"hold", "stage", "carry", "launch", "conduct", "make", "pay", "mount", "organize", "organise", "begin", "start",
      "continue", "resume", "lead", "impose", "provide", "send", "deliver", "issue", "announce", "declare", "sign",
-     "go", "join", "have", "take", "participate", "attend"}
+     "go", "join", "have", "take", "participate", "attend", "perform"}
 )
 # Verbs of occurring: their subject noun is the event ("clashes erupted").
 OCCURRENCE_VERBS = frozenset(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import datetime as dt
 import sys
 import time
@@ -166,8 +167,11 @@ ARMED_WORDS = frozenset({"force", "troop", "soldier", "army", "police", "policem
                          "position", "base", "checkpoint", "convoy", "patrol", "fighter", "rebel", "militia",
                          "insurgent", "military", "gunmen", "jihadist", "officer", "unit", "brigade", "battalion"})
 RIOT_WORDS = ("vandal", "torched", "set fire", "set on fire", "pelted", "clashed with police", "looted")
-ARMED_GROUP_WORDS = frozenset({"gunmen", "gunman", "militants", "militant", "assailants", "attackers", "unidentified",
-                               "unknown", "armed", "men", "bandits", "suspected", "fighters", "insurgents", "rebels"})
+ARMED_GROUP_WORDS = frozenset({"gunmen", "gunman", "militant", "assailant", "attacker", "unidentified", "unknown",
+                               "armed", "men", "bandit", "suspected", "fighter", "insurgent", "rebel", "perpetrator"})
+NON_STATE_WORDS = frozenset({"rebel", "militant", "insurgent", "opposition", "militia", "jihadist", "gunmen", "gang"})
+STATE_FORCE_WORDS = frozenset({"army", "military", "troop", "soldier", "regime", "government", "govt", "security",
+                               "police", "policemen", "policeman", "force", "officer", "navy", "gendarme", "gendarmerie"})
 
 
 def _words(text: str | None) -> set[str]:
@@ -179,7 +183,7 @@ def acled_event_type(events: Sequence[Event], note: str) -> str:
 
     The first protest or assault decides. A protest is a Riot when it turned violent (a riot mode, or stones,
     arson, vandalism in the note), else Protests. An assault is Explosions/Remote violence when any assault in the
-    note used remote weapons (air, drone, artillery, explosives); Riots when its actor is a mob; Violence against
+    note used remote weapons (air, drone, artillery, explosives) and none was a two-sided fight; Riots when its actor is a mob; Violence against
     civilians when an assault targets civilians, a dwelling or a place, or is one-sided (abduction, beating,
     torture, sexual violence, targeted killing), unless it is a two-sided fight or targets armed men; else Battles.
     A note without either is Violence against civilians when it reports a body found, else Strategic developments."""
@@ -193,11 +197,11 @@ def acled_event_type(events: Sequence[Event], note: str) -> str:
         violent = primary.plover_mode == "riot" or any(word in lowered for word in RIOT_WORDS)
         return "Riots" if violent else "Protests"
     assaults = [e for e in kept if e.plover_type == "ASSAULT"]
-    if any(e.plover_mode in REMOTE_MODES for e in assaults):
+    mutual = any(e.trigger in MUTUAL_TRIGGERS for e in assaults)
+    if any(e.plover_mode in REMOTE_MODES for e in assaults) and not mutual:
         return "Explosions/Remote violence"
     if _words(primary.actor) & MOB_WORDS:
         return "Riots"
-    mutual = any(e.trigger in MUTUAL_TRIGGERS for e in assaults)
     armed_target = any(_words(e.target) & ARMED_WORDS for e in assaults)
     one_sided = any(
         e.plover_mode in ONE_SIDED_MODES or _words(e.target) & CIVILIAN_WORDS or e.target is not None and e.target_id is not None
@@ -221,23 +225,26 @@ def _content_words(name: str) -> set[str]:
 
 
 def actor1_found(actor1: str, events: Sequence[Event]) -> bool:
-    """Actor1 shares a content word with an extracted actor, or ACLED's generic actor (Protesters, Rioters,
-    Civilians, Unidentified Armed Group) matches what the events show: a protest's actor, a riot's or mob's actor,
-    a civilian actor, an armed group of unnamed men."""
+    """Actor1 shares a content word with an extracted actor (demonyms read as their country), or ACLED's generic
+    actor matches what the events show: Protesters - a protest's actor; Rioters - a protest's or an assault's
+    actor; Civilians - a civilian actor; Unidentified ... - unnamed armed men; Military or Police Forces of a
+    country - an actor that is a state force (army, troops, regime, government or security forces, police)."""
     actors = [e.actor for e in events if e.actor]
-    name = actor1.split("(")[0].strip().lower()
-    wanted = _content_words(actor1.split("(")[0])
+    name = re.sub(r"\([^)]*\)", " ", actor1).strip().lower()
+    wanted = _content_words(name)
     if any(wanted & _content_words(actor) for actor in actors):
         return True
-    protest_actors = [e.actor for e in events if e.actor and e.plover_type == "PROTEST"]
-    if name == "protesters":
-        return bool(protest_actors)
-    if name == "rioters":
-        return bool(protest_actors) or any(e.actor for e in events if e.plover_type == "ASSAULT")
-    if name == "civilians":
-        return any(set(actor.lower().split()) & CIVILIAN_WORDS for actor in actors)
-    if name.startswith("unidentified armed group"):
-        return any(set(actor.lower().split()) & ARMED_GROUP_WORDS for actor in actors)
+    actor_words = [_words(actor) for actor in actors]
+    if name.startswith("protesters"):
+        return any(e.actor for e in events if e.plover_type == "PROTEST")
+    if name.startswith("rioters"):
+        return any(e.actor for e in events if e.plover_type in {"PROTEST", "ASSAULT"})
+    if name.startswith("civilians"):
+        return any(words & CIVILIAN_WORDS for words in actor_words)
+    if name.startswith("unidentified"):
+        return any(words & ARMED_GROUP_WORDS for words in actor_words)
+    if name.startswith(("military forces of", "police forces of")):
+        return any(words & STATE_FORCE_WORDS and not words & NON_STATE_WORDS for words in actor_words)
     return False
 
 
