@@ -269,6 +269,8 @@ def _phrase_lemmas(frame: _Frame) -> set[str]:
         words |= {_lemma(t) for t in role.subtree} if role is not None else set()
     words |= {_lemma(t) for t in frame.trigger.head.subtree} if frame.nominal else set()
     words |= {_lemma(c) for c in frame.trigger.children}
+    if "air" in words and not any(t.lower_ == "air" and t.dep_ in {"compound", "amod", "nmod"} for t in frame.trigger.doc):
+        words.discard("air")  # "fired into the air" is no air strike
     return words
 
 

@@ -169,6 +169,7 @@ ARMED_WORDS = frozenset({"force", "troop", "soldier", "army", "police", "policem
 RIOT_WORDS = ("vandal", "torched", "set fire", "set on fire", "pelted", "clashed with police", "looted")
 ARMED_GROUP_WORDS = frozenset({"gunmen", "gunman", "militant", "assailant", "attacker", "unidentified", "unknown",
                                "armed", "men", "bandit", "suspected", "fighter", "insurgent", "rebel", "perpetrator"})
+PROTESTER_WORDS = frozenset({"they", "protester", "demonstrator", "rioter", "crowd", "mob"})
 NON_STATE_WORDS = frozenset({"rebel", "militant", "insurgent", "opposition", "militia", "jihadist", "gunmen", "gang"})
 STATE_FORCE_WORDS = frozenset({"army", "military", "troop", "soldier", "regime", "government", "govt", "security",
                                "police", "policemen", "policeman", "force", "officer", "navy", "gendarme", "gendarmerie"})
@@ -194,7 +195,15 @@ def acled_event_type(events: Sequence[Event], note: str) -> str:
         found_dead = "found dead" in lowered or "body" in lowered and "found" in lowered
         return "Violence against civilians" if found_dead else "Strategic developments"
     if primary.plover_type == "PROTEST":
-        violent = primary.plover_mode == "riot" or any(word in lowered for word in RIOT_WORDS)
+        violent = (
+            primary.plover_mode == "riot"
+            or any(word in lowered for word in RIOT_WORDS)
+            or "rioter" in (primary.actor or "").lower()
+            # violence by the protesters themselves
+            or any(
+                e.plover_type == "ASSAULT" and _words(e.actor) & (_words(primary.actor) | PROTESTER_WORDS) for e in kept
+            )
+        )
         return "Riots" if violent else "Protests"
     assaults = [e for e in kept if e.plover_type == "ASSAULT"]
     mutual = any(e.trigger in MUTUAL_TRIGGERS for e in assaults)
