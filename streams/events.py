@@ -25,6 +25,7 @@ from streams.gazetteer import gazetteer
 from streams.taxonomy import (
     ASSAULT_MODES,
     LIGHT_VERBS,
+    MODE_PRIORITY,
     PROTEST_FIRES,
     WEAPON_NOUNS,
     WEAPON_VERBS,
@@ -62,7 +63,8 @@ PHONE_WORDS = frozenset({"phone", "telephone", "call"})
 # "observed 14 explosions near X", "clashes were reported": an event told without its sides
 PERCEPTION_VERBS = frozenset({"observe", "report", "hear", "record", "see", "note", "witness", "register"})
 ARMED_PEOPLE = frozenset({"gunman", "gunmen", "suicide"})  # give an attack its mode, but act: not weapons
-MUTUAL_TRIGGERS = frozenset({"clash", "fight", "battle", "engage", "skirmish", "fighting", "firefight", "gunfight"})
+MUTUAL_TRIGGERS = frozenset({"clash", "fight", "battle", "engage", "skirmish", "fighting", "firefight", "gunfight",
+                             "exchange", "repel", "repulse"})
 AGENT_NOUNS = frozenset({"coalition", "force", "army", "military", "police", "troop", "soldier", "rebel", "militant",
                          "government", "regime", "militia", "insurgent", "jihadist", "gunman", "navy", "gang"})
 PLACE_TARGET_TYPES = frozenset({"ASSAULT", "CONSULT", "PROTEST", "MOBILIZE", "COERCE"})
@@ -94,6 +96,11 @@ def _lemma(token: Token) -> str:
 
 
 def _noun_code(token: Token) -> Code | None:
+    if "/" in token.text:  # "explosions/shots/bursts": the listed event with the first weapon of MODE_PRIORITY
+        codes = [NOUN_CODES.get(LEMMAS.get(part.lower(), part.lower())) for part in token.text.split("/")]
+        codes = [c for c in codes if c is not None]
+        modes = [m for m in MODE_PRIORITY if any(c.mode == m for c in codes)]
+        return next((c for c in codes if c.mode == modes[0]), None) if modes else (codes[0] if codes else None)
     code = NOUN_CODES.get(token.lower_) or NOUN_CODES.get(_lemma(token))
     weapons = [ASSAULT_MODES[_lemma(c)] for c in token.children if _lemma(c) in ASSAULT_MODES]
     if code is not None and code.plover == "PROTEST" and code.mode == "strike" and weapons:

@@ -72,6 +72,8 @@ VERB_CODES: dict[str, Code] = {
     "retake": _code("ASSAULT", "19"),
     "regain": _code("ASSAULT", "19"),
     "engage": _code("ASSAULT", "19"),
+    "repel": _code("ASSAULT", "19"),
+    "repulse": _code("ASSAULT", "19"),
     # CONSULT: 04
     "visit": _code("CONSULT", "04", "visit"),
     "host": _code("CONSULT", "04", "visit"),
@@ -192,6 +194,9 @@ NOUN_CODES: dict[str, Code] = {
     "kidnapping": _code("ASSAULT", "18", "abduct"),
     "abduction": _code("ASSAULT", "18", "abduct"),
     "shooting": _code("ASSAULT", "18", "firearms"),
+    "shot": _code("ASSAULT", "19", "firearms"),
+    "burst": _code("ASSAULT", "19", "firearms"),
+    "projectile": _code("ASSAULT", "19", "heavy-weapons"),
     "protest": _code("PROTEST", "14", "demo"),
     "demonstration": _code("PROTEST", "14", "demo"),
     "rally": _code("PROTEST", "14", "demo"),

@@ -162,7 +162,7 @@ MOB_WORDS = frozenset({"mob", "villager", "resident", "crowd", "rioter", "protes
                        "supporter", "worker", "student", "youth", "community", "group", "member", "journalist",
                        "trader", "farmer", "local", "inhabitant", "family", "relative"})
 MUTUAL_TRIGGERS = frozenset({"clash", "fight", "battle", "engage", "skirmish", "fighting", "firefight", "gunfight",
-                             "exchange"})
+                             "exchange", "repel", "repulse", "shot", "burst"})
 ARMED_WORDS = frozenset({"force", "troop", "soldier", "army", "police", "policemen", "policeman", "militant",
                          "position", "base", "checkpoint", "convoy", "patrol", "fighter", "rebel", "militia",
                          "insurgent", "military", "gunmen", "jihadist", "officer", "unit", "brigade", "battalion"})
