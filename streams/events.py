@@ -62,6 +62,7 @@ CONTROL_VERBS = frozenset({"take", "seize", "gain", "assume", "regain", "wrest"}
 PHONE_WORDS = frozenset({"phone", "telephone", "call"})
 # "observed 14 explosions near X", "clashes were reported": an event told without its sides
 PERCEPTION_VERBS = frozenset({"observe", "report", "hear", "record", "see", "note", "witness", "register"})
+NOT_ACTORS = frozenset({"GPE", "LOC", "FAC", "DATE", "TIME"})
 ARMED_PEOPLE = frozenset({"gunman", "gunmen", "suicide"})  # give an attack its mode, but act: not weapons
 MUTUAL_TRIGGERS = frozenset({"clash", "fight", "battle", "engage", "skirmish", "fighting", "firefight", "gunfight",
                              "exchange", "repel", "repulse"})
@@ -143,12 +144,17 @@ def _subject(verb: Token) -> Token | None:
             current = current.head
             continue
         break
+    # "On 5 May, in Cuenca, Azuay, students protested": the small model often hangs the subject on the place
+    # before it as an apposition
+    for token in reversed(verb.sent[: verb.i - verb.sent.start]):
+        if token.dep_ == "appos" and token.pos_ in {"NOUN", "PROPN"} and token.ent_type_ not in NOT_ACTORS:
+            return token
     return None
 
 
 def _verb_roles(verb: Token, frame: _Frame, by_token: dict[int, Entity]) -> None:
     subject = _subject(verb)
-    if subject is not None and subject.head == verb or subject is not None and verb.dep_ != "ROOT":
+    if subject is not None:
         frame.actor = frame.actor or subject
     for child in verb.children:
         if child.dep_ == "nsubjpass":
