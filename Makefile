@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-unit test-integration clean
+.PHONY: install demo test test-unit test-integration eval-enrich clean
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ test-unit: $(STAMP)
 
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest -q -m integration
+
+# Enrichment quality on the shared labelled datasets (CoNLL++ NER, ACLED event types); skipped when they are absent.
+eval-enrich: $(STAMP)
+	$(BIN)/python -m streams.evaluation.enrich --datasets $(DATASETS) --tune
 
 clean:
 	rm -rf $(VENV) .pytest_cache .newsstream

@@ -146,6 +146,8 @@ def _subject(verb: Token) -> Token | None:
         break
     # "On 5 May, in Cuenca, Azuay, students protested": the small model often hangs the subject on the place
     # before it as an apposition
+    if verb.dep_ != "ROOT" or any(child.dep_ == "nsubjpass" for child in verb.children):
+        return None
     for token in reversed(verb.sent[: verb.i - verb.sent.start]):
         if token.dep_ == "appos" and token.pos_ in {"NOUN", "PROPN"} and token.ent_type_ not in NOT_ACTORS:
             return token
