@@ -6,8 +6,9 @@ the subject of a verb of occurring such as "clashes erupted", or on its own: "th
 from the dependency parse: actor = subject or "by" agent (inherited along "and" and "to"-clauses, "he"/"she" taken
 as the last person named before), target = object, passive subject or the object of against/on/at/with, location =
 the place after in/at/near/..., date = the date expression attached to the trigger (else the one in the sentence),
-resolved against the publication time. An event is kept when it has an actor or a target; the same event told twice
-(a headline and its lead) is kept once, with the more complete roles.
+resolved against the publication time. An event is kept when it has an actor, a target or a place; the same event
+told twice (a headline and its lead) is kept once, with the more complete roles. Any other action verb with a doer
+and a thing done to or a place ("Maersk diverted three ships") is an event without a code (``plover_type`` None).
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ CONTROL_VERBS = frozenset({"take", "seize", "gain", "assume", "regain", "wrest"}
 PHONE_WORDS = frozenset({"phone", "telephone", "call"})
 # "observed 14 explosions near X", "clashes were reported": an event told without its sides
 PERCEPTION_VERBS = frozenset({"observe", "report", "hear", "record", "see", "note", "witness", "register"})
+# Verbs that are no action of their own (statements, intentions, light and copular verbs).
+NOT_ACTIONS = REPORTING_VERBS | INTENT_VERBS | LIGHT_VERBS | OCCURRENCE_VERBS | frozenset(
+    {"be", "have", "do", "become", "seem", "remain", "include", "get", "know", "think", "believe", "say", "speak",
+     "talk", "call", "come", "go", "see", "want", "need", "use", "let", "keep", "put", "give", "find", "show"}
+)
 NOT_ACTORS = frozenset({"GPE", "LOC", "FAC", "DATE", "TIME"})
 ARMED_PEOPLE = frozenset({"gunman", "gunmen", "suicide"})  # give an attack its mode, but act: not weapons
 MUTUAL_TRIGGERS = frozenset({"clash", "fight", "battle", "engage", "skirmish", "fighting", "firefight", "gunfight",
@@ -78,7 +84,7 @@ PHRASE_SKIP = frozenset({"det", "punct", "relcl", "acl", "prep", "cc", "conj", "
 @dataclass
 class _Frame:
     trigger: Token  # the word that names the event (the noun for "held talks")
-    code: Code
+    code: Code | None  # None: an action outside the taxonomy
     actor: Token | None = None
     target: Token | None = None
     location: Token | None = None
@@ -171,7 +177,7 @@ def _verb_roles(verb: Token, frame: _Frame, by_token: dict[int, Entity]) -> None
         elif child.dep_ == "prep":
             _preposition_role(child, frame, by_token)
     if frame.target is not None and _place(frame.target, by_token) and frame.location is None:
-        if frame.code.plover in PLACE_TARGET_TYPES:
+        if frame.code is not None and frame.code.plover in PLACE_TARGET_TYPES:
             frame.location = frame.target  # "captured Aleppo", "visited Ankara"
 
 
@@ -189,7 +195,8 @@ def _preposition_role(preposition: Token, frame: _Frame, by_token: dict[int, Ent
             # "with" is the other side of a meeting or a clash, else the instrument ("targeted with heavy weapons")
             if word == "at" and _lemma(frame.trigger) in MUTUAL_TRIGGERS:
                 continue  # "clashed at the bridge": a place, not a side
-            instrument = word == "with" and (frame.code.plover == "ASSAULT" and _lemma(frame.trigger) not in MUTUAL_TRIGGERS or _is_weapon(pobj))
+            assault = frame.code is not None and frame.code.plover == "ASSAULT"
+            instrument = word == "with" and (assault and _lemma(frame.trigger) not in MUTUAL_TRIGGERS or _is_weapon(pobj))
             if not instrument:
                 frame.target = pobj
         elif word == "by" and frame.actor is None and _role_ok(pobj):
@@ -265,7 +272,8 @@ def _code_verb(verb: Token, by_token: dict[int, Entity]) -> _Frame | None:
         return None
     code = VERB_CODES.get(lemma)
     if code is None:
-        return None
+        # any other action with a named or nominal doer ("Maersk diverted ships"): an event without a code
+        return None if lemma in NOT_ACTIONS or verb.pos_ != "VERB" else _Frame(verb, None)
     subject = _subject(verb)
     if lemma == "strike" and subject is not None and _lemma(subject) in CIVILIAN_GROUPS:
         code = Code("PROTEST", "strike", "14")
@@ -336,6 +344,7 @@ def _confidence(frame: _Frame, actor_entity: bool, has_date: bool) -> float:
     score += 0.1 if frame.location is not None else 0.0
     score += 0.05 if has_date else 0.0
     score -= 0.1 if _lemma(frame.trigger) in AMBIGUOUS_TRIGGERS else 0.0
+    score -= 0.15 if frame.code is None else 0.0
     return round(min(0.95, max(0.05, score)), 2)
 
 
@@ -452,12 +461,12 @@ def events_from_doc(
     events: dict[tuple[str | None, ...], Event] = {}
     for sentence in doc.sents:
         for frame in _find_frames(sentence, roles.by_token):
-            code = refine(frame.code, _phrase_lemmas(frame))
+            code = refine(frame.code, _phrase_lemmas(frame)) if frame.code is not None else None
             if frame.actor is not None and _is_weapon(frame.actor):
                 # "a landmine killed two": the weapon gave the mode; the actor is whoever used it, if said
                 weapon, frame.actor = frame.actor, None
                 _noun_roles(weapon, frame, roles.by_token)
-            if code.plover == "MOBILIZE" and frame.actor is None and frame.target is not None:
+            if code is not None and code.plover == "MOBILIZE" and frame.actor is None and frame.target is not None:
                 frame.actor, frame.target = frame.target, None  # "forces were deployed": they mobilised
             actor, actor_id = roles.name(frame.actor) if _role_ok(frame.actor) else (None, None)
             target, target_id = roles.name(frame.target) if _role_ok(frame.target) else (None, None)
@@ -469,6 +478,8 @@ def events_from_doc(
             )
             if actor is None and target is None and frame.location is None and not (observed and date_span):
                 continue
+            if code is None and (actor is None or target is None and frame.location is None):
+                continue  # an uncoded action needs a doer and a thing done to or a place
             if actor_id is not None and actor_id == target_id:
                 target, target_id = None, None
             modality = _modality(frame.trigger, sentence)
@@ -501,9 +512,9 @@ def events_from_doc(
                 location_geo=geo,
                 date=date,
                 date_text=text[date_span.start_char : date_span.end_char] if date_span is not None else None,
-                plover_type=code.plover,
-                plover_mode=code.mode,
-                cameo_root=code.cameo,
+                plover_type=code.plover if code is not None else None,
+                plover_mode=code.mode if code is not None else None,
+                cameo_root=code.cameo if code is not None else None,
                 modality=modality,
                 confidence=_confidence(frame, actor_id is not None, date is not None),
             )

@@ -72,13 +72,23 @@ def test_event_ids_are_deterministic() -> None:
     assert events_from_doc(ATTACK, "a", entities, "m")[0].id != events_from_doc(ATTACK, "b", entities, "m")[0].id
 
 
-def test_verbs_outside_the_taxonomy_are_not_events() -> None:
+def test_actions_outside_the_taxonomy_are_events_without_a_code() -> None:
     doc = build([
         ("Maersk", "PROPN", "nsubj", 1, "Maersk", "B-ORG"),
         ("diverted", "VERB", "ROOT", 1, "divert", "O"),
+        ("three", "NUM", "nummod", 3, "three", "O"),
         ("ships", "NOUN", "dobj", 1, "ship", "O"),
+        (".", "PUNCT", "punct", 1, ".", "O"),
+        ("Maersk", "PROPN", "nsubj", 6, "Maersk", "B-ORG"),
+        ("grew", "VERB", "ROOT", 6, "grow", "O"),
+        (".", "PUNCT", "punct", 6, ".", "O"),
     ])
-    assert events_from_doc(doc, "a", entities_from_doc(doc, "m"), "m") == []
+    entities = entities_from_doc(doc, "m")
+    (divert,) = events_from_doc(doc, "a", entities, "m")  # "grew" has nothing done to and no place: no event
+    assert (divert.trigger, divert.actor, divert.target, divert.actor_id) == ("divert", "Maersk", "ships", entities[0].id)
+    assert (divert.plover_type, divert.cameo_root) == (None, None)
+    coded = events_from_doc(ATTACK, "a", entities_from_doc(ATTACK, "m"), "m")[0]
+    assert divert.confidence is not None and coded.confidence is not None and divert.confidence < coded.confidence
 
 
 def test_surname_joins_the_person_whatever_its_label_and_passive_voice_swaps_roles() -> None:
