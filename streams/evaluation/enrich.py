@@ -272,12 +272,14 @@ class AcledResult:
     rows: int
     type_correct: int
     actor_found: int
+    actor_found_coded: int  # among the actors of coded (PLOVER) events only
     confusion: Counter[tuple[str, str]]
 
     def report(self, name: str) -> str:
         lines = [
             f"{name}: {self.rows} rows, event type accuracy {self.type_correct / self.rows:.3f}, "
-            f"actor1 found {self.actor_found / self.rows:.3f}"
+            f"actor1 found {self.actor_found / self.rows:.3f} "
+            f"({self.actor_found_coded / self.rows:.3f} among coded events' actors only)"
         ]
         for gold in ACLED_TYPES:
             row = {p: self.confusion[(gold, p)] for p in ACLED_TYPES}
@@ -291,13 +293,14 @@ class AcledResult:
 def evaluate_acled(analyzer: SpacyAnalyzer, rows: Sequence[dict[str, str]]) -> AcledResult:
     articles = [_acled_article(row) for row in rows]
     docs = analyzer.parse([article_text(a.title, a.body) for a in articles])
-    result = AcledResult(len(rows), 0, 0, Counter())
+    result = AcledResult(len(rows), 0, 0, 0, Counter())
     for row, article, doc in zip(rows, articles, docs, strict=True):
         events = enrich(article, doc, analyzer.version).events
         predicted = acled_event_type(events, row["notes"])
         result.confusion[(row["event_type"], predicted)] += 1
         result.type_correct += predicted == row["event_type"]
         result.actor_found += actor1_found(row["actor1"], events)
+        result.actor_found_coded += actor1_found(row["actor1"], [e for e in events if e.plover_type is not None])
     return result
 
 
