@@ -65,6 +65,8 @@ TABLE_WORDS = frozenset({
 })
 SCORE = re.compile(r"[-+]?[\d.,:/-]*\d[\d.,:/-]*")
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+PLACE_PREPOSITIONS = frozenset({"in", "at", "near", "of", "from", "across", "outside", "inside", "around", "to"})
+AREA_WORDS = frozenset({"region", "province", "city", "town", "district", "area", "county", "state", "countryside"})
 GOVERNMENT_HEADS = frozenset({"government", "regime", "authorities", "officials", "leadership", "administration"})
 
 
@@ -254,6 +256,18 @@ def _assign_places(mentions: list[_Mention], places: Gazetteer) -> None:
             mention.type, mention.place = "NORP", nation
         elif mention.type == "NORP" and places.city(mention.text) is not None:
             mention.type = "GPE"  # the small model reads some Arabic city names as groups ("Aleppo")
+
+
+def _located_cities(doc: Doc, mentions: list[_Mention], places: Gazetteer) -> None:
+    """A city the model took for a person or an organisation is a place where the text puts it as one: after a
+    preposition of place ("in Alzira", "south of Valencia") or before a word for an area ("the Valencia region")."""
+    for mention in mentions:
+        if mention.type not in {"PER", "ORG"} or mention.place is not None or places.city(mention.text) is None:
+            continue
+        before = doc[mention.start - 1] if mention.start > 0 else None
+        after = doc[mention.end] if mention.end < len(doc) else None
+        if before is not None and before.lower_ in PLACE_PREPOSITIONS or after is not None and after.lower_ in AREA_WORDS:
+            mention.type = "GPE"
 
 
 def _surnames(mentions: Iterable[_Mention]) -> dict[str, str]:
@@ -482,12 +496,13 @@ def _canonical(group: list[_Mention]) -> tuple[str, str, Place | None]:
     return " ".join(canonical.split()), entity_type, None
 
 
-def _geo(name: str, entity_type: str, place: Place | None, places: Gazetteer) -> Geo | None:
+def _geo(name: str, entity_type: str, place: Place | None, places: Gazetteer, countries: frozenset[str]) -> Geo | None:
+    """A place's gazetteer entry; a city's among those of its name in a country the article names, if any."""
     if place is not None:
         return places.geo(place)
     if entity_type not in PLACE_TYPES:
         return None
-    found = places.country(name) or places.city(name)
+    found = places.country(name) or places.city(name, countries)
     return places.geo(found) if found is not None else None
 
 
@@ -499,6 +514,7 @@ def find_mentions(doc: Doc, text: str, places: Gazetteer) -> list[_Mention]:
     mentions.sort(key=lambda mention: mention.start)
     mentions = _results_teams(doc, text, mentions, places)
     _assign_places(mentions, places)
+    _located_cities(doc, mentions, places)
     _retype_short_names(mentions, places)
     _consistent_types(mentions)
     return _propagate(doc, text, mentions, places)
@@ -513,7 +529,9 @@ def entities_from_doc(doc: Doc, model: str, text: str | None = None) -> list[Ent
     places = gazetteer()
     mentions = find_mentions(doc, text, places)
     entities = []
-    for group in _cluster(doc, text, mentions, places):
+    groups = _cluster(doc, text, mentions, places)
+    countries = frozenset(m.place.country_code for m in mentions if m.place is not None and m.place.kind == "country")
+    for group in groups:
         canonical, entity_type, place = _canonical(group)
         first = group[0]
         spans = [doc[m.start : m.end] for m in group]
@@ -537,7 +555,7 @@ def entities_from_doc(doc: Doc, model: str, text: str | None = None) -> list[Ent
                     for m, span in zip(group, spans, strict=True)
                 ),
                 aliases=tuple(aliases.values()),
-                geo=_geo(canonical, entity_type, place, places),
+                geo=_geo(canonical, entity_type, place, places, countries),
             )
         )
     return entities

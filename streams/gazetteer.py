@@ -85,19 +85,19 @@ class Gazetteer:
         self.countries: dict[str, Place] = {}  # by ISO alpha-2
         self._country_names: dict[str, Place] = {}
         self._demonyms: dict[str, Place] = {}
-        self._cities: dict[str, Place] = {}
+        self._cities: dict[str, list[Place]] = {}  # most populous first
         self._capitals: dict[str, Place] = {}  # city key -> its country
         for row in cache.get_cities().values():
             place = Place(
                 "city", row["name"], row["countrycode"], row["latitude"], row["longitude"], row["geonameid"],
                 row["population"],
             )
-            known = self._cities.get(_fold(row["name"]))
-            if known is None or known.population < place.population:
-                self._cities[_fold(row["name"])] = place
+            self._cities.setdefault(_fold(row["name"]), []).append(place)
+        for candidates in self._cities.values():
+            candidates.sort(key=lambda place: -place.population)
         for code, row in cache.get_countries().items():
             info = infos.get(code)
-            capital = self._cities.get(_fold(row.get("capital") or ""))
+            capital = self.city(row.get("capital") or "", frozenset({code}))
             capital = capital if capital is not None and capital.country_code == code else None
             # The country's centroid from countryinfo, else its capital's coordinates (countryinfo lacks a few, e.g. GB).
             latlng = (info.latlng() if info is not None else None) or (
@@ -138,9 +138,11 @@ class Gazetteer:
         """The country of a demonym ("Iranian", "Iranians")."""
         return self._demonyms.get(_fold(word))
 
-    def city(self, name: str) -> Place | None:
-        """The most populous city of that name (15,000 people or more)."""
-        return self._cities.get(_fold(name))
+    def city(self, name: str, countries: frozenset[str] = frozenset()) -> Place | None:
+        """The city of that name (15,000 people or more) in one of the given countries if there is one (the
+        countries an article names), else the most populous."""
+        candidates = self._cities.get(_fold(name), [])
+        return next((c for c in candidates if c.country_code in countries), candidates[0] if candidates else None)
 
     def capital_of(self, name: str) -> Place | None:
         """The country whose capital this is ("Tehran" -> Iran)."""

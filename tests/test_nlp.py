@@ -17,6 +17,10 @@ PUBLISHED = dt.datetime(2024, 12, 2, 8, tzinfo=dt.UTC)  # a Monday
 Row = tuple[str, str, str, int, str, str]
 
 
+def _rows(doc: Doc) -> list[Row]:
+    return [(t.text, t.pos_, t.dep_, t.head.i, t.lemma_, f"{t.ent_iob_}-{t.ent_type_}" if t.ent_type_ else "O") for t in doc]
+
+
 def build(tokens: list[Row]) -> Doc:
     """tokens: (word, pos, dep, head index, lemma, IOB entity tag)."""
     words, pos, deps, heads, lemmas, ents = (list(column) for column in zip(*tokens, strict=True))
@@ -249,3 +253,24 @@ def test_a_results_line_makes_teams_of_city_names() -> None:
     assert [(e.canonical, e.type, e.geo) for e in entities_from_doc(doc, "m")] == [
         ("Barcelona", "ORG", None), ("Valencia", "ORG", None)
     ]
+
+
+def test_a_city_the_model_took_for_a_person_is_a_place_where_the_text_puts_it_as_one() -> None:
+    doc = build([
+        ("Rain", "NOUN", "nsubj", 1, "rain", "O"),
+        ("flooded", "VERB", "ROOT", 1, "flood", "O"),
+        ("towns", "NOUN", "dobj", 1, "town", "O"),
+        ("south", "ADV", "advmod", 1, "south", "O"),
+        ("of", "ADP", "prep", 3, "of", "O"),
+        ("Valencia", "PROPN", "pobj", 4, "Valencia", "B-PERSON"),
+        (".", "PUNCT", "punct", 1, ".", "O"),
+        ("Valencia", "PROPN", "nsubj", 8, "Valencia", "B-PERSON"),
+        ("spoke", "VERB", "ROOT", 8, "speak", "O"),
+    ])
+    (valencia,) = entities_from_doc(doc, "m")
+    # the most populous Valencia is in Venezuela; an article that names Spain means the Spanish one
+    assert valencia.geo is not None and valencia.geo.country_code == "VE"
+    in_spain = build(_rows(doc) + [("Spain", "PROPN", "ROOT", 9, "Spain", "B-GPE")])
+    (valencia, spain) = entities_from_doc(in_spain, "m")
+    assert (valencia.type, valencia.mentions) == ("GPE", 2)
+    assert valencia.geo is not None and (valencia.geo.kind, valencia.geo.country_code) == ("city", "ES")
