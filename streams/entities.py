@@ -50,6 +50,8 @@ PLACE_TYPES = frozenset({"GPE", "LOC"})
 # Country names that are also common words or given names: found by the gazetteer only when the model tagged them.
 AMBIGUOUS_COUNTRY_NAMES = frozenset({"chad", "jersey", "turkey", "georgia", "jordan", "guinea", "man", "niger", "china"})
 LEADING_WORDS = frozenset({"the"})
+# Labels of names, which never end with a bare number (unlike a product or an event: "Apollo 11").
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP"})
 TRAILING_WORDS = frozenset({"'s", "’s", "'", "’"})
 # Words skipped when an acronym is built from a name ("Hay'at Tahrir al-Sham" -> HTS).
 NAME_PARTICLES = frozenset({"of", "the", "and", "for", "al", "el", "de", "du", "la", "le", "des", "'s", "&", "-"})
@@ -105,13 +107,19 @@ def _trim(span: Span) -> Span | None:
             start = token.i + 1
     while start < end and (doc[start].lower_ in LEADING_WORDS or doc[start].is_punct or doc[start].is_space):
         start += 1
-    while end > start and (doc[end - 1].lower_ in TRAILING_WORDS or doc[end - 1].is_punct or doc[end - 1].is_space):
+    while end > start and (
+        doc[end - 1].lower_ in TRAILING_WORDS
+        or doc[end - 1].is_punct
+        or doc[end - 1].is_space
+        or doc[end - 1].is_lower and doc[end - 1].is_stop  # "Mines and"
+        or _is_number(doc[end - 1]) and span.label_ in NAME_LABELS  # "Afridi 2", "Attendance 33,000"
+    ):
         end -= 1
     if end <= start:
         return None
     span = doc[start:end]
-    if not any(c.isupper() for c in span.text) or span.text in {"I", "I'm"}:
-        return None  # names are capitalised; "I" is not a person's name
+    if not any(c.isupper() for c in span.text) or span.text in {"I", "I'm"} or span.text.casefold() in TABLE_WORDS:
+        return None  # names are capitalised; "I" is not a person's name; "Attendance" heads a table row
     if len(span) >= 3 and all(t.is_upper and len(t) <= 3 for t in span):
         return None  # a table's column heads ("W L T GF GA PTS")
     return span
@@ -131,8 +139,16 @@ def _model_mentions(doc: Doc, text: str) -> list[_Mention]:
     return mentions
 
 
+def _dateline_at(doc: Doc, start: int, end: int, text: str) -> bool:
+    """A wire dateline: a name opening a line, followed by a comma, a bracket or a date ("GLASGOW 1996-12-07")."""
+    opens_line = start == 0 or doc[start - 1].is_space and "\n" in doc[start - 1].text
+    after = text[doc[end - 1].idx + len(doc[end - 1].text) :][:12].lstrip()
+    return opens_line and (after[:1] in {",", "("} or bool(ISO_DAY.match(after)))
+
+
 def _gazetteer_mentions(doc: Doc, text: str, taken: list[_Mention], places: Gazetteer) -> list[_Mention]:
-    """Country names and demonyms the model missed (longest match first, capitalised, not inside another mention)."""
+    """Country names, demonyms and dateline cities the model missed (longest match first, capitalised, not inside
+    another mention)."""
     covered = {i for mention in taken for i in range(mention.start, mention.end)}
     found: list[_Mention] = []
     i = 0
@@ -150,6 +166,8 @@ def _gazetteer_mentions(doc: Doc, text: str, taken: list[_Mention], places: Gaze
                 match = _Mention(i, end, "GPE", words, country)
             elif (nation := places.demonym(words)) is not None:
                 match = _Mention(i, end, "NORP", words, nation)
+            elif _dateline_at(doc, i, end, text) and places.city(words) is not None:
+                match = _Mention(i, end, "GPE", words)
             if match:
                 break
         if match:
@@ -275,7 +293,7 @@ def _surnames(mentions: Iterable[_Mention]) -> dict[str, str]:
     surnames: dict[str, str] = {}
     for mention in mentions:
         words = mention.text.split()
-        if mention.type == "PER" and len(words) > 1:
+        if mention.type == "PER" and len(words) > 1 and len(words[-1]) > 2 and words[-1][:1].isupper():
             surnames.setdefault(_fold(words[-1]), mention.text)
     return surnames
 
