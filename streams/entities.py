@@ -62,6 +62,7 @@ TABLE_WORDS = frozenset({
     "attendance", "halftime", "half-time", "extras", "total", "totals", "scorers", "points", "pts", "result", "results",
     "score", "played", "won", "lost", "drawn", "w", "l", "d", "t", "pct", "gb", "gf", "ga", "home", "away", "division",
     "conference", "group", "round", "standings", "innings", "overs", "wickets", "bowling", "batting", "fall",
+    "squad", "scorer", "team", "teams", "lineup", "sent-off", "booked", "substitutes", "referee",
     "friday", "saturday", "sunday", "monday", "tuesday", "wednesday", "thursday", "january", "february", "march",
     "april", "may", "june", "july", "august", "september", "october", "november", "december",
 })
@@ -234,8 +235,8 @@ def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazett
     for line in _lines(doc):
         numbers = _scores(line)
         lower = sum(t.is_alpha and t.is_lower and t.lower_ not in RESULT_CONNECTORS for t in line)
-        if numbers < 2 or lower > 1:
-            continue
+        if numbers < 2 or lower > 1 or (len(line) > 1 and line[0].lower_ in TABLE_WORDS and line[1].text == ":"):
+            continue  # not a results line, or a labelled list of players ("Scorers : ...", "Bowling : ...")
         i = line.start
         while i < line.end:
             if not doc[i].text[:1].isupper():
