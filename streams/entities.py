@@ -69,6 +69,7 @@ TABLE_WORDS = frozenset({
 SCORE = re.compile(r"[-+]?[\d.,:/-]*\d[\d.,:/-]*")
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 PLACE_PREPOSITIONS = frozenset({"in", "at", "near", "of", "from", "across", "outside", "inside", "around", "to"})
+VENUE_WORDS = frozenset({"ground", "stadium", "oval", "arena", "park", "airport", "square", "bridge", "street"})
 AREA_WORDS = frozenset({"region", "province", "city", "town", "district", "area", "county", "state", "countryside"})
 GOVERNMENT_HEADS = frozenset({"government", "regime", "authorities", "officials", "leadership", "administration"})
 
@@ -140,11 +141,19 @@ def _model_mentions(doc: Doc, text: str) -> list[_Mention]:
     return mentions
 
 
-def _dateline_at(doc: Doc, start: int, end: int, text: str) -> bool:
-    """A wire dateline: a name opening a line, followed by a comma, a bracket or a date ("GLASGOW 1996-12-07")."""
+def _dateline_at(doc: Doc, start: int, end: int, text: str, strict: bool = False) -> bool:
+    """A wire dateline: a name opening a line, followed by a comma, a bracket or a date ("GLASGOW 1996-12-07").
+    ``strict``: followed by a date, or by a comma and a country ("AL-AIN , United Arab Emirates")."""
     opens_line = start == 0 or doc[start - 1].is_space and "\n" in doc[start - 1].text
-    after = text[doc[end - 1].idx + len(doc[end - 1].text) :][:12].lstrip()
-    return opens_line and (after[:1] in {",", "("} or bool(ISO_DAY.match(after)))
+    after = text[doc[end - 1].idx + len(doc[end - 1].text) :][:40].lstrip()
+    if not opens_line:
+        return False
+    if ISO_DAY.match(after):
+        return True
+    if strict:
+        country = after[1:].strip().split(" 1")[0].split(",")[0].strip() if after[:1] == "," else ""
+        return bool(country) and gazetteer().country(country) is not None
+    return after[:1] in {",", "("}
 
 
 def _gazetteer_mentions(doc: Doc, text: str, taken: list[_Mention], places: Gazetteer) -> list[_Mention]:
@@ -277,9 +286,17 @@ def _assign_places(mentions: list[_Mention], places: Gazetteer) -> None:
             mention.type = "GPE"  # the small model reads some Arabic city names as groups ("Aleppo")
 
 
-def _located_cities(doc: Doc, mentions: list[_Mention], places: Gazetteer) -> None:
+def _located_cities(doc: Doc, text: str, mentions: list[_Mention], places: Gazetteer) -> None:
     """A city the model took for a person or an organisation is a place where the text puts it as one: after a
-    preposition of place ("in Alzira", "south of Valencia") or before a word for an area ("the Valencia region")."""
+    preposition of place ("in Alzira", "south of Valencia") or before a word for an area ("the Valencia region").
+    A name opening a dateline ("AL-AIN , United Arab Emirates") is a place, and so is a name ending in a word for a
+    venue ("Melbourne Cricket Ground")."""
+    for mention in mentions:
+        if mention.type in {"PER", "ORG", "MISC"} and mention.place is None:
+            if _dateline_at(doc, mention.start, mention.end, text, strict=True):
+                mention.type = "GPE"
+            elif doc[mention.end - 1].lower_ in VENUE_WORDS:
+                mention.type = "LOC"
     for mention in mentions:
         if mention.type not in {"PER", "ORG"} or mention.place is not None or places.city(mention.text) is None:
             continue
@@ -533,7 +550,7 @@ def find_mentions(doc: Doc, text: str, places: Gazetteer) -> list[_Mention]:
     mentions.sort(key=lambda mention: mention.start)
     mentions = _results_teams(doc, text, mentions, places)
     _assign_places(mentions, places)
-    _located_cities(doc, mentions, places)
+    _located_cities(doc, text, mentions, places)
     _retype_short_names(mentions, places)
     _consistent_types(mentions)
     return _propagate(doc, text, mentions, places)
