@@ -269,6 +269,28 @@ def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazett
     return sorted(kept + teams, key=lambda mention: mention.start)
 
 
+def _affiliations(doc: Doc, text: str, mentions: list[_Mention], places: Gazetteer) -> list[_Mention]:
+    """A capitalised name in brackets right after a person is what the person belongs to, an organisation
+    ("Luis Figo ( Barcelona )", "Smith (Labour)"), unless it is a country or a demonym (a nationality)."""
+    found: list[_Mention] = []
+    for mention in mentions:
+        if mention.type != "PER" or mention.end + 2 >= len(doc) or doc[mention.end].text != "(":
+            continue
+        start = end = mention.end + 1
+        while end < len(doc) and end - start < 5 and doc[end].text[:1].isupper():
+            end += 1
+        if end == start or end >= len(doc) or doc[end].text != ")":
+            continue
+        name = text[doc[start].idx : doc[end - 1].idx + len(doc[end - 1].text)]
+        if places.country(name) or places.demonym(name):
+            continue
+        found.append(_Mention(start, end, "ORG", name))
+    if not found:
+        return mentions
+    kept = [m for m in mentions if not any(m.overlaps(club) for club in found)]
+    return sorted(kept + found, key=lambda mention: mention.start)
+
+
 def _fold(name: str) -> str:
     return " ".join(name.casefold().replace("’", "'").split())
 
@@ -549,6 +571,7 @@ def find_mentions(doc: Doc, text: str, places: Gazetteer) -> list[_Mention]:
     mentions += _bracketed_acronyms(doc, text, mentions)
     mentions.sort(key=lambda mention: mention.start)
     mentions = _results_teams(doc, text, mentions, places)
+    mentions = _affiliations(doc, text, mentions, places)
     _assign_places(mentions, places)
     _located_cities(doc, text, mentions, places)
     _retype_short_names(mentions, places)

@@ -274,3 +274,22 @@ def test_a_city_the_model_took_for_a_person_is_a_place_where_the_text_puts_it_as
     (valencia, spain) = entities_from_doc(in_spain, "m")
     assert (valencia.type, valencia.mentions) == ("GPE", 2)
     assert valencia.geo is not None and (valencia.geo.kind, valencia.geo.country_code) == ("city", "ES")
+
+
+def test_a_name_in_brackets_after_a_person_is_an_organisation_unless_it_is_a_country() -> None:
+    doc = build([
+        ("Luis", "PROPN", "compound", 1, "Luis", "B-PERSON"),
+        ("Figo", "PROPN", "ROOT", 1, "Figo", "I-PERSON"),
+        ("(", "PUNCT", "punct", 1, "(", "O"),
+        ("Barcelona", "PROPN", "appos", 1, "Barcelona", "B-GPE"),
+        (")", "PUNCT", "punct", 1, ")", "O"),
+        (",", "PUNCT", "punct", 1, ",", "O"),
+        ("Rui", "PROPN", "compound", 7, "Rui", "B-PERSON"),
+        ("Costa", "PROPN", "conj", 1, "Costa", "I-PERSON"),
+        ("(", "PUNCT", "punct", 7, "(", "O"),
+        ("Portugal", "PROPN", "appos", 7, "Portugal", "B-GPE"),
+        (")", "PUNCT", "punct", 7, ")", "O"),
+    ])
+    assert [(e.canonical, e.type) for e in entities_from_doc(doc, "m")] == [
+        ("Luis Figo", "PER"), ("Barcelona", "ORG"), ("Rui Costa", "PER"), ("Portugal", "GPE")
+    ]
