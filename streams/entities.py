@@ -259,6 +259,10 @@ def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazett
                 end += 1
             name = text[doc[i].idx : doc[end - 1].idx + len(doc[end - 1].text)]
             followed_by_number = end < line.end and _is_number(doc[end])
+            person = any(m.type == "PER" and m.start < end and i < m.end for m in mentions)
+            if end < line.end and doc[end].text == "(" and not person:  # "Barcelona ( Spain ) 9 4 5 13"
+                closing = next((j for j in range(end, min(end + 6, line.end)) if doc[j].text == ")"), None)
+                followed_by_number = closing is not None and closing + 1 < line.end and _is_number(doc[closing + 1])
             national = places.country(name) or places.demonym(name)
             if followed_by_number and len(name) > 1 and name.casefold() not in TABLE_WORDS and not national:
                 teams.append(_Mention(i, end, "ORG", name))
