@@ -70,6 +70,8 @@ SCORE = re.compile(r"[-+]?[\d.,:/-]*\d[\d.,:/-]*")
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 PLACE_PREPOSITIONS = frozenset({"in", "at", "near", "of", "from", "across", "outside", "inside", "around", "to"})
 VENUE_WORDS = frozenset({"ground", "stadium", "oval", "arena", "park", "airport", "square", "bridge", "street"})
+COMPETITION_WORDS = frozenset({"cup", "open", "shield", "championship", "championships", "games", "olympics", "prix",
+                               "trophy", "series", "tournament", "masters", "classic", "rally", "marathon"})
 AREA_WORDS = frozenset({"region", "province", "city", "town", "district", "area", "county", "state", "countryside"})
 GOVERNMENT_HEADS = frozenset({"government", "regime", "authorities", "officials", "leadership", "administration"})
 
@@ -247,7 +249,9 @@ def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazett
         if numbers < 2 or lower > 1 or (len(line) > 1 and line[0].lower_ in TABLE_WORDS and line[1].text == ":"):
             continue  # not a results line, or a labelled list of players ("Scorers : ...", "Bowling : ...")
         i = line.start
+        depth = 0
         while i < line.end:
+            depth += (doc[i].text == "(") - (doc[i].text == ")")
             if not doc[i].text[:1].isupper():
                 i += 1
                 continue
@@ -264,7 +268,9 @@ def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazett
                 closing = next((j for j in range(end, min(end + 6, line.end)) if doc[j].text == ")"), None)
                 followed_by_number = closing is not None and closing + 1 < line.end and _is_number(doc[closing + 1])
             national = places.country(name) or places.demonym(name)
-            if followed_by_number and len(name) > 1 and name.casefold() not in TABLE_WORDS and not national:
+            # in brackets ("Arsenal 2 ( Adams 45 )") or after a comma ("Botes 72 68 , Greg Reid 72 68") are players
+            listed = depth > 0 or i > line.start and doc[i - 1].text == ","
+            if followed_by_number and len(name) > 1 and name.casefold() not in TABLE_WORDS and not national and not listed:
                 teams.append(_Mention(i, end, "ORG", name))
             i = end
     if not teams:
@@ -312,17 +318,21 @@ def _assign_places(mentions: list[_Mention], places: Gazetteer) -> None:
             mention.type = "GPE"  # the small model reads some Arabic city names as groups ("Aleppo")
 
 
-def _located_cities(doc: Doc, text: str, mentions: list[_Mention], places: Gazetteer) -> None:
+def _typed_by_context(doc: Doc, text: str, mentions: list[_Mention], places: Gazetteer) -> None:
     """A city the model took for a person or an organisation is a place where the text puts it as one: after a
     preposition of place ("in Alzira", "south of Valencia") or before a word for an area ("the Valencia region").
-    A name opening a dateline ("AL-AIN , United Arab Emirates") is a place, and so is a name ending in a word for a
-    venue ("Melbourne Cricket Ground")."""
+    A name opening a dateline ("AL-AIN , United Arab Emirates") is a place, a name ending in a word for a venue
+    ("Melbourne Cricket Ground") too, and one ending in a word for a competition ("Asian Cup", "Zimbabwe Open") is
+    an event."""
     for mention in mentions:
-        if mention.type in {"PER", "ORG", "MISC"} and mention.place is None:
+        if mention.type in {"PER", "ORG", "MISC", "EVENT"} and mention.place is None:
+            last = doc[mention.end - 1].lower_
             if _dateline_at(doc, mention.start, mention.end, text, strict=True):
                 mention.type = "GPE"
-            elif doc[mention.end - 1].lower_ in VENUE_WORDS:
+            elif last in VENUE_WORDS:
                 mention.type = "LOC"
+            elif last in COMPETITION_WORDS and mention.end - mention.start > 1:
+                mention.type = "EVENT"
     for mention in mentions:
         if mention.type not in {"PER", "ORG"} or mention.place is not None or places.city(mention.text) is None:
             continue
@@ -577,7 +587,7 @@ def find_mentions(doc: Doc, text: str, places: Gazetteer) -> list[_Mention]:
     mentions = _results_teams(doc, text, mentions, places)
     mentions = _affiliations(doc, text, mentions, places)
     _assign_places(mentions, places)
-    _located_cities(doc, text, mentions, places)
+    _typed_by_context(doc, text, mentions, places)
     _retype_short_names(mentions, places)
     _consistent_types(mentions)
     return _propagate(doc, text, mentions, places)
