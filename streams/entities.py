@@ -50,6 +50,9 @@ PLACE_TYPES = frozenset({"GPE", "LOC"})
 # Country names that are also common words or given names: found by the gazetteer only when the model tagged them.
 AMBIGUOUS_COUNTRY_NAMES = frozenset({"chad", "jersey", "turkey", "georgia", "jordan", "guinea", "man", "niger", "china"})
 LEADING_WORDS = frozenset({"the"})
+# Lower-case words inside names ("Schalk van der Merwe", "Abu Bakr al-Baghdadi", "Bank of England").
+PARTICLES = frozenset({"de", "van", "der", "von", "al", "bin", "ibn", "da", "del", "della", "la", "le", "du", "di",
+                       "el", "y", "of", "the", "and", "for", "on", "upon", "'s", "’s", "den", "ter", "dos", "das"})
 # Labels of names, which never end with a bare number (unlike a product or an event: "Apollo 11").
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP"})
 TRAILING_WORDS = frozenset({"'s", "’s", "'", "’"})
@@ -98,7 +101,7 @@ class _Cluster:
     mentions: list[_Mention] = field(default_factory=list)
 
 
-def _trim(span: Span) -> Span | None:
+def _trim(span: Span, label: str) -> Span | None:
     """Cut at the first line break, drop a leading "the" and a trailing possessive or punctuation."""
     doc = span.doc
     start, end = span.start, span.end
@@ -116,7 +119,7 @@ def _trim(span: Span) -> Span | None:
         or doc[end - 1].is_punct
         or doc[end - 1].is_space
         or doc[end - 1].is_lower and doc[end - 1].is_stop  # "Mines and"
-        or _is_number(doc[end - 1]) and span.label_ in NAME_LABELS  # "Afridi 2", "Attendance 33,000"
+        or _is_number(doc[end - 1]) and label in NAME_LABELS  # "Afridi 2", "Attendance 33,000"
     ):
         end -= 1
     if end <= start:
@@ -133,13 +136,30 @@ def _is_capitalized(span: Span) -> bool:
     return span.text[:1].isupper()
 
 
+def _pieces(entity: Span) -> list[Span]:
+    """A name never runs across a lower-case word other than a particle ("Victoria at Bellerive Oval", "Blewett b
+    Warne") or a "v" between sides ("PAKISTAN V NEW ZEALAND"): the model's span is cut there."""
+    pieces, start = [], entity.start
+    for token in entity:
+        if token.lower_ in {"v", "v.", "vs", "vs."} or token.is_lower and token.is_alpha and token.lower_ not in PARTICLES:
+            if token.i > start:
+                pieces.append(entity.doc[start : token.i])
+            start = token.i + 1
+    if start < entity.end:
+        pieces.append(entity.doc[start : entity.end])
+    return [piece for piece in pieces if len(piece) == len(entity) or piece.text[:1].isupper()]
+
+
 def _model_mentions(doc: Doc, text: str) -> list[_Mention]:
     mentions = []
     for entity in doc.ents:
         entity_type = ENTITY_TYPES.get(entity.label_)
-        span = _trim(entity) if entity_type else None
-        if span is not None:
-            mentions.append(_Mention(span.start, span.end, entity_type, text[span.start_char : span.end_char]))
+        if entity_type is None:
+            continue
+        for piece in _pieces(entity):
+            span = _trim(piece, entity.label_)
+            if span is not None:
+                mentions.append(_Mention(span.start, span.end, entity_type, text[span.start_char : span.end_char]))
     return mentions
 
 
