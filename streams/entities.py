@@ -70,6 +70,7 @@ TABLE_WORDS = frozenset({
     "april", "may", "june", "july", "august", "september", "october", "november", "december",
 })
 SCORE = re.compile(r"[-+]?[\d.,:/-]*\d[\d.,:/-]*")
+DECIMAL = re.compile(r"(?<![\d.:])\d+\.\d+(?![\d.:-])")
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 PLACE_PREPOSITIONS = frozenset({"in", "at", "near", "of", "from", "across", "outside", "inside", "around", "to"})
 VENUE_WORDS = frozenset({"ground", "stadium", "oval", "arena", "park", "airport", "square", "bridge", "street"})
@@ -125,8 +126,10 @@ def _trim(span: Span, label: str) -> Span | None:
     if end <= start:
         return None
     span = doc[start:end]
-    if not any(c.isupper() for c in span.text) or span.text in {"I", "I'm"} or span.text.casefold() in TABLE_WORDS:
-        return None  # names are capitalised; "I" is not a person's name; "Attendance" heads a table row
+    if not any(c.isupper() for c in span.text) or span.text in {"I", "I'm"}:
+        return None  # names are capitalised; "I" is not a person's name
+    if span[0].lower_ in TABLE_WORDS and all(_is_number(t) or t.is_punct for t in span[1:]):
+        return None  # "Attendance", "Halftime 0-1": a table row's label
     if len(span) >= 3 and all(t.is_upper and len(t) <= 3 for t in span):
         return None  # a table's column heads ("W L T GF GA PTS")
     return span
@@ -268,6 +271,8 @@ def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazett
         lower = sum(t.is_alpha and t.is_lower and t.lower_ not in RESULT_CONNECTORS for t in line)
         if numbers < 2 or lower > 1 or (len(line) > 1 and line[0].lower_ in TABLE_WORDS and line[1].text == ":"):
             continue  # not a results line, or a labelled list of players ("Scorers : ...", "Bowling : ...")
+        if DECIMAL.search(line.text):
+            continue  # quantities and prices ("Wheat 387.4 4677.8", "Choice 2-3 ... 67.00"), not scores
         i = line.start
         depth = 0
         while i < line.end:
