@@ -264,7 +264,8 @@ def _scores(line: Span) -> int:
 def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazetteer) -> list[_Mention]:
     """Sports results and standings ("Barcelona 3 Real Madrid 1", "Philadelphia 4 3 0 .571"): on a line of names
     and numbers, a capitalised name followed by a number is a team, an organisation, unless it is a country (a
-    national team, which stays the country). Mentions overlapping a team are replaced by it."""
+    national team, which stays the country); a name with a number in brackets after a team on such a line is a
+    scorer, a person ("Arsenal 2 ( Adams 45 )"). Mentions overlapping a team or a scorer are replaced by it."""
     teams: list[_Mention] = []
     for line in _lines(doc):
         numbers = _scores(line)
@@ -275,6 +276,7 @@ def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazett
             continue  # quantities and prices ("Wheat 387.4 4677.8", "Choice 2-3 ... 67.00"), not scores
         i = line.start
         depth = 0
+        on_line = len(teams)
         while i < line.end:
             depth += (doc[i].text == "(") - (doc[i].text == ")")
             if not doc[i].text[:1].isupper():
@@ -295,8 +297,11 @@ def _results_teams(doc: Doc, text: str, mentions: list[_Mention], places: Gazett
             national = places.is_nation(name) or places.demonym(name)
             # in brackets ("Arsenal 2 ( Adams 45 )") or after a comma ("Botes 72 68 , Greg Reid 72 68") are players
             listed = depth > 0 or i > line.start and doc[i - 1].text == ","
-            if followed_by_number and len(name) > 1 and name.casefold() not in TABLE_WORDS and not national and not listed:
-                teams.append(_Mention(i, end, "ORG", name))
+            if followed_by_number and len(name) > 1 and name.casefold() not in TABLE_WORDS and not national:
+                if not listed:
+                    teams.append(_Mention(i, end, "ORG", name))
+                elif depth > 0 and len(teams) > on_line:
+                    teams.append(_Mention(i, end, "PER", name))  # a scorer
             i = end
     if not teams:
         return mentions

@@ -243,16 +243,31 @@ def test_a_name_is_typed_once_per_document_and_tagged_where_the_model_missed_it(
     assert {m.type for m in lazio.spans} == {"ORG"}
 
 
-def test_a_results_line_makes_teams_of_city_names() -> None:
+def test_a_results_line_makes_teams_of_city_names_and_persons_of_scorers() -> None:
     doc = build([
         ("Barcelona", "PROPN", "ROOT", 0, "Barcelona", "B-GPE"),
         ("3", "NUM", "nummod", 0, "3", "O"),
+        ("(", "PUNCT", "punct", 0, "(", "O"),
+        ("Ronaldo", "PROPN", "appos", 0, "Ronaldo", "O"),
+        ("45", "NUM", "nummod", 3, "45", "O"),
+        (")", "PUNCT", "punct", 0, ")", "O"),
         ("Valencia", "PROPN", "appos", 0, "Valencia", "B-GPE"),
-        ("1", "NUM", "nummod", 2, "1", "O"),
+        ("1", "NUM", "nummod", 6, "1", "O"),
     ])
     assert [(e.canonical, e.type, e.geo) for e in entities_from_doc(doc, "m")] == [
-        ("Barcelona", "ORG", None), ("Valencia", "ORG", None)
+        ("Barcelona", "ORG", None), ("Ronaldo", "PER", None), ("Valencia", "ORG", None)
     ]
+
+
+def test_price_tables_have_no_teams() -> None:
+    doc = build([
+        ("Wheat", "PROPN", "ROOT", 0, "Wheat", "B-ORG"),
+        ("387.4", "NUM", "nummod", 0, "387.4", "O"),
+        ("4677.8", "NUM", "nummod", 0, "4677.8", "O"),
+        ("Oats", "PROPN", "appos", 0, "Oats", "O"),
+        ("40.0", "NUM", "nummod", 3, "40.0", "O"),
+    ])
+    assert [(e.canonical, e.type) for e in entities_from_doc(doc, "m")] == [("Wheat", "ORG")]
 
 
 def test_a_city_the_model_took_for_a_person_is_a_place_where_the_text_puts_it_as_one() -> None:
