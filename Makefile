@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-unit test-integration eval-dedup bench check-kcat kcat-lib clean
+.PHONY: install demo test test-unit test-integration eval-dedup eval-enrich bench check-kcat kcat-lib clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ check-kcat:
 kcat-lib: $(STAMP)
 	mkdir -p $(VENV)/kcat-lib
 	ln -sf "$$($(BIN)/python -c 'import confluent_kafka, pathlib; print(next((pathlib.Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs").glob("librdkafka*.so*")))')" $(VENV)/kcat-lib/librdkafka.so.1
+
+# Enrichment quality on the shared labelled datasets (CoNLL++ NER, ACLED event types); skipped when they are absent.
+eval-enrich: $(STAMP)
+	$(BIN)/python -m streams.evaluation.enrich --datasets $(DATASETS) --tune
 
 clean:
 	rm -rf $(VENV) .pytest_cache .newsstream

@@ -13,6 +13,9 @@ from models.records import (
     EnrichedArticle,
     Entity,
     Event,
+    Geo,
+    Mention,
+    Modality,
     RawArticle,
 )
 
@@ -26,5 +29,8 @@ __all__ = [
     "EnrichedArticle",
     "Entity",
     "Event",
+    "Geo",
+    "Mention",
+    "Modality",
     "RawArticle",
 ]

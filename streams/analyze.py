@@ -14,7 +14,7 @@ from spacy.tokens import Doc
 from models import AnalyzedArticle, RawArticle
 from streams.dedup import quantize
 from streams.fingerprint import encode_signature, fingerprint
-from streams.nlp import article_text, entities_from_doc, events_from_doc
+from streams.nlp import article_text, enrich
 
 
 class EmbedsTexts(Protocol):
@@ -79,7 +79,7 @@ class Analyzer:
         analyzed = []
         for item, vector, doc in zip(received, vectors, docs, strict=True):
             article = item.article
-            entities = entities_from_doc(doc, self.parser.version)
+            enrichment = enrich(article, doc, self.parser.version)
             lexical = fingerprint(article.title, article.body)
             analyzed.append(
                 AnalyzedArticle(
@@ -89,8 +89,8 @@ class Analyzer:
                     signature=encode_signature(lexical.signature),
                     shingles=lexical.shingles,
                     terms=lexical.terms,
-                    entities=tuple(entities),
-                    events=tuple(events_from_doc(doc, article.id, entities, self.parser.version)),
+                    entities=tuple(enrichment.entities),
+                    events=tuple(enrichment.events),
                     model_versions=self.model_versions,
                 )
             )

