@@ -169,9 +169,9 @@ def test_refreshing_snapshots_refuses_a_breaking_change(tmp_path: Path) -> None:
     write_snapshots(1, tmp_path)
     snapshot = tmp_path / "v1" / "Event.json"
     old = json.loads(snapshot.read_text())
-    old["properties"]["confidence"] = {"type": "number"}
+    old["properties"]["retired_field"] = {"type": "number"}  # in the old schema, gone from the record
     snapshot.write_text(json.dumps(old))
-    with pytest.raises(ValueError, match=r"Event\.confidence: field removed"):
+    with pytest.raises(ValueError, match=r"Event\.retired_field: field removed"):
         write_snapshots(1, tmp_path)
     write_snapshots(2, tmp_path)  # a new version may break
     assert load_snapshots(2, tmp_path) == current_schemas()
