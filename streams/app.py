@@ -191,10 +191,16 @@ def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None =
     @app.timer(interval=5.0)
     async def report_lag() -> None:
         consumer = app.consumer
+        sources = {topics.raw.get_topic_name(), topics.analyzed.get_topic_name()}
         for tp in consumer.assignment():
-            position = await consumer.position(tp)
-            if position is not None:
-                lag = max(0, consumer.highwater(tp) - position)
+            if tp.topic not in sources:
+                continue  # changelog standbys and Faust's internal topics are not the agents' backlog
+            # Behind the last commit, not the fetch position: fetched but unprocessed messages are backlog too.
+            done = app.monitor.tp_committed_offsets.get(tp) if app.monitor else None
+            if done is None:
+                done = await consumer.position(tp)
+            if done is not None:
+                lag = max(0, consumer.highwater(tp) - done)
                 metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     return NewsApp(app=app, topics=topics, analyze=analyze, decide=decide_agent, index=index)

@@ -63,10 +63,10 @@ def broker(port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a 
         settings = Settings(broker=embedded.bootstrap)
         create_topics(settings)
         console.print(f"broker listening on [bold]{embedded.bootstrap}[/]; export NEWSSTREAM_BROKER={embedded.bootstrap}")
-        try:
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        except KeyboardInterrupt:
-            pass
+        # Blocked first, so SIGINT/SIGTERM end the wait and the broker is stopped on the way out.
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        signal.sigwait(stop_signals)
 
 
 @cli.command()
@@ -319,6 +319,30 @@ def demo(
             console.print(f"[red]{len(missing)} of {len(expected)} articles did not come out within {timeout:.0f} s")
             raise typer.Exit(1)
         console.print(f"all {len(expected)} articles accounted for; shutting down")
+
+
+@cli.command()
+def top(
+    urls: Annotated[list[str], typer.Argument(help="Metrics endpoints of the workers, e.g. http://127.0.0.1:9464/metrics.")],
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+    iterations: Annotated[int, typer.Option(help="Stop after this many refreshes (0: until Ctrl-C).")] = 0,
+) -> None:
+    """Live view of throughput, latency, lag, verdicts and dead letters per agent, from any deployment's metrics."""
+    from rich.live import Live
+
+    from streams.top import poll, render, snapshot
+
+    earlier, _, then = poll(urls)
+    with Live(console=Console(), auto_refresh=False) as live:
+        count = 0
+        try:
+            while iterations == 0 or count < iterations:
+                time.sleep(interval)
+                now, failures, when = poll(urls)
+                live.update(render(snapshot(now, earlier, when - then), urls, failures), refresh=True)
+                earlier, then, count = now, when, count + 1
+        except KeyboardInterrupt:
+            pass
 
 
 def _published_at(message: OutgoingMessage) -> datetime:
