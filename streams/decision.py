@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models import AnalyzedArticle, DuplicateNotice, EnrichedArticle, Event
-from streams.dedup import Candidate, DedupIndex, StoredArticle, canonical_url, dequantize, normalized_text_key
+from streams.dedup import Candidate, DedupIndex, StoredArticle, canonical_url, normalized_text_key
 from streams.fingerprint import Fingerprint, decode_signature
 
 
@@ -22,7 +22,7 @@ def candidate(analyzed: AnalyzedArticle) -> Candidate:
         id=article.id,
         url_key=canonical_url(str(article.url) if article.url else None),
         text_key=normalized_text_key(article.body),
-        vector=dequantize(analyzed.embedding_i8),
+        embedding_i8=analyzed.embedding_i8,
         fingerprint=Fingerprint(
             signature=decode_signature(analyzed.signature),
             shingles=analyzed.shingles,
@@ -34,22 +34,7 @@ def candidate(analyzed: AnalyzedArticle) -> Candidate:
 
 def decide(index: DedupIndex, analyzed: AnalyzedArticle) -> StoredArticle:
     """Judge a new article against the index, then index it (originals and same-story articles only)."""
-    new = candidate(analyzed)
-    verdict, story_id = index.decide(new)
-    stored = StoredArticle(
-        id=new.id,
-        story_id=story_id or new.id,
-        url_key=new.url_key,
-        text_key=new.text_key,
-        embedding_i8=analyzed.embedding_i8,
-        signature=analyzed.signature,
-        shingles=analyzed.shingles,
-        terms=analyzed.terms,
-        event_time=new.event_time,
-        verdict=verdict,
-    )
-    index.add(stored)
-    return stored
+    return index.judge(candidate(analyzed))
 
 
 @dataclass(frozen=True)

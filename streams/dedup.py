@@ -21,6 +21,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from usearch.index import Index
 
 from models import DedupTier, DedupVerdict
-from streams.fingerprint import Fingerprint, containment, decode_signature, jaccard
+from streams.fingerprint import Fingerprint, containment, decode_signature, encode_signature, jaccard
 
 TRACKING_PARAMETERS = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|ocid|at_.*|_ga|igshid)$", re.I)
 NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -101,9 +102,13 @@ class Candidate:
     id: str
     url_key: str | None
     text_key: str
-    vector: npt.NDArray[np.float32]
+    embedding_i8: str
     fingerprint: Fingerprint
     event_time: float
+
+    @cached_property
+    def vector(self) -> npt.NDArray[np.float32]:
+        return dequantize(self.embedding_i8)
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,24 @@ class DedupIndex:
         return len(self.entries)
 
     # -- the decision ---------------------------------------------------------------------------------------------
+
+    def judge(self, candidate: Candidate) -> StoredArticle:
+        """Decide on a new article and remember it: the record the dedup table keeps for it."""
+        verdict, story_id = self.decide(candidate)
+        stored = StoredArticle(
+            id=candidate.id,
+            story_id=story_id or candidate.id,
+            url_key=candidate.url_key,
+            text_key=candidate.text_key,
+            embedding_i8=candidate.embedding_i8,
+            signature=encode_signature(candidate.fingerprint.signature),
+            shingles=candidate.fingerprint.shingles,
+            terms=candidate.fingerprint.terms,
+            event_time=candidate.event_time,
+            verdict=verdict,
+        )
+        self.add(stored)
+        return stored
 
     def decide(self, candidate: Candidate) -> tuple[DedupVerdict, str | None]:
         """The verdict for a new article, and the story it joins (None: it starts its own)."""

@@ -12,7 +12,7 @@ from streams.dedup import (
     normalized_text_key,
     quantize,
 )
-from streams.fingerprint import containment, encode_signature, fingerprint, jaccard
+from streams.fingerprint import containment, fingerprint, jaccard
 
 QUAKE = (
     "A strong earthquake shook the mountain town of Arvena on Tuesday night, collapsing two schools and a bridge. "
@@ -37,16 +37,8 @@ def unit(*values: float) -> np.ndarray:
 
 def stored_from(index: DedupIndex, article_id: str, vector: np.ndarray, body: str, url: str | None = None,
                 when: float = 1_700_000_000.0) -> StoredArticle:
-    lexical = fingerprint("", body)
-    candidate = Candidate(article_id, canonical_url(url), normalized_text_key(body), dequantize(quantize(vector)), lexical, when)
-    verdict, story = index.decide(candidate)
-    stored = StoredArticle(
-        id=article_id, story_id=story or article_id, url_key=candidate.url_key, text_key=candidate.text_key,
-        embedding_i8=quantize(vector), signature=encode_signature(lexical.signature), shingles=lexical.shingles,
-        terms=lexical.terms, event_time=when, verdict=verdict,
-    )
-    index.add(stored)
-    return stored
+    candidate = Candidate(article_id, canonical_url(url), normalized_text_key(body), quantize(vector), fingerprint("", body), when)
+    return index.judge(candidate)
 
 
 def test_canonical_url_drops_scheme_www_fragment_tracking_and_trailing_slash() -> None:
@@ -121,7 +113,7 @@ def test_an_index_rebuilt_from_stored_articles_decides_the_same() -> None:
     for article in stored:
         rebuilt.add(article)
     probe = fingerprint("", QUAKE + " More soon.")
-    candidate = Candidate("p", None, "k", unit(1, 0.1, 0), probe, 1_700_000_100.0)
+    candidate = Candidate("p", None, "k", quantize(unit(1, 0.1, 0)), probe, 1_700_000_100.0)
     assert first.decide(candidate) == rebuilt.decide(candidate)
     assert rebuilt.decide(candidate)[0].duplicate_of == "a"
 

@@ -78,7 +78,7 @@ def measure(size: int, probes: int = 2_000) -> dict[str, float]:
         noisy = vector + rng.normal(scale=0.02, size=384).astype(np.float32)
         noisy /= np.linalg.norm(noisy)
         fingerprint = Fingerprint(rng.integers(0, 65536, PERMUTATIONS, dtype=np.uint16), 300, ((number, 1),))
-        candidate = Candidate(f"probe-{number}", None, f"probe-{number}", noisy, fingerprint, float(size))
+        candidate = Candidate(f"probe-{number}", None, f"probe-{number}", quantize(noisy), fingerprint, float(size))
         started = time.perf_counter()
         index.decide(candidate)
         latencies.append(time.perf_counter() - started)

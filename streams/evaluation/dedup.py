@@ -24,7 +24,7 @@ from models import DedupTier
 from streams.dedup import Candidate, DedupConfig, DedupIndex, StoredArticle, dequantize, normalized_text_key, quantize
 from streams.embedding import Embedder
 from streams.evaluation.common import require
-from streams.fingerprint import encode_signature, fingerprint
+from streams.fingerprint import fingerprint
 from streams.nlp import article_text
 
 SEED = 2026
@@ -83,17 +83,6 @@ def edited_copies(title: str, body: str, rng: random.Random) -> dict[str, tuple[
     }
 
 
-def _stored(index: DedupIndex, candidate: Candidate, vector_i8: str, signature: str) -> StoredArticle:
-    verdict, story = index.decide(candidate)
-    stored = StoredArticle(
-        id=candidate.id, story_id=story or candidate.id, url_key=None, text_key=candidate.text_key,
-        embedding_i8=vector_i8, signature=signature, shingles=candidate.fingerprint.shingles,
-        terms=candidate.fingerprint.terms, event_time=candidate.event_time, verdict=verdict,
-    )
-    index.add(stored)
-    return stored
-
-
 class Corpus:
     """Texts with their embeddings and fingerprints, as the analyze stage would compute them."""
 
@@ -107,10 +96,10 @@ class Corpus:
         self.fingerprints = [fingerprint(t, b) for t, b in zip(titles, bodies, strict=True)]
 
     def candidate(self, i: int, when: float = 0.0) -> Candidate:
-        return Candidate(self.ids[i], None, normalized_text_key(self.bodies[i]), self.vectors[i], self.fingerprints[i], when)
+        return Candidate(self.ids[i], None, normalized_text_key(self.bodies[i]), self.vectors_i8[i], self.fingerprints[i], when)
 
     def feed(self, index: DedupIndex, i: int) -> StoredArticle:
-        return _stored(index, self.candidate(i), self.vectors_i8[i], encode_signature(self.fingerprints[i].signature))
+        return index.judge(self.candidate(i))
 
 
 # -- BBC: exact and near-duplicate ------------------------------------------------------------------------------
