@@ -188,6 +188,11 @@ def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None =
             metrics.processing_seconds.labels("decide").observe(time.perf_counter() - started)
             metrics.end_to_end_seconds.observe(max(0.0, time.time() - analyzed.received_at))
 
+    # Timers run once the agents have started and only while the event loop is responsive: /healthz reads this.
+    @app.timer(interval=2.0)
+    async def heartbeat() -> None:
+        metrics.beat()
+
     @app.timer(interval=5.0)
     async def report_lag() -> None:
         consumer = app.consumer

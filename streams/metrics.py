@@ -1,10 +1,18 @@
-"""Prometheus metrics of a worker, in a registry of its own, served on ``metrics_bind:metrics_port``."""
+"""Prometheus metrics of a worker, in a registry of its own, served on ``metrics_bind:metrics_port`` with a health
+endpoint beside them: ``/metrics`` for Prometheus, ``/healthz`` for probes."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from streams.settings import Settings
 
@@ -54,8 +62,50 @@ class Metrics:
         self.dedup_articles = Gauge(
             "newsstream_dedup_articles", "Articles in the dedup index (within the window).", registry=registry
         )
+        self.heartbeat = Gauge(
+            "newsstream_heartbeat_timestamp_seconds",
+            "Last time the worker's event loop ran its heartbeat timer (0: agents not started yet).",
+            registry=registry,
+        )
+
+        self.last_heartbeat = 0.0
+
+    def beat(self) -> None:
+        self.last_heartbeat = time.time()
+        self.heartbeat.set(self.last_heartbeat)
+
+    def health(self, max_heartbeat_age_s: float) -> str | None:
+        """None when the agents run and the event loop is responsive, else why not."""
+        if self.last_heartbeat == 0:
+            return "starting: the agents have not started yet (models loading or joining the group)"
+        age = time.time() - self.last_heartbeat
+        if age > max_heartbeat_age_s:
+            return f"stalled: the event loop's last heartbeat was {age:.0f} s ago (limit {max_heartbeat_age_s:.0f} s)"
+        return None
 
     def serve(self, settings: Settings) -> int:
         """Start the HTTP endpoint in a background thread; returns the port (useful when configured as 0)."""
-        server, _ = start_http_server(settings.metrics_port, addr=settings.metrics_bind, registry=self.registry)
+        metrics_app = make_wsgi_app(self.registry)
+        max_age = settings.health_max_heartbeat_age_s
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") != "/healthz":
+                return metrics_app(environ, start_response)
+            problem = self.health(max_age)
+            status = "200 OK" if problem is None else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [(problem or "ok").encode() + b"\n"]
+
+        class Server(ThreadingWSGIServer):
+            address_family = socket.AF_INET6 if ":" in settings.metrics_bind else socket.AF_INET
+
+        server = make_server(settings.metrics_bind, settings.metrics_port, app, Server, handler_class=_QuietHandler)
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
         return int(server.server_port)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Scrapes and probes every few seconds are not worth a log line each."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class names it so
+        pass

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics from each worker.")
     metrics_bind: str = Field(default="127.0.0.1", description="Metrics address; 0.0.0.0 in containers.")
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="Metrics port; 0 picks a free one.")
+    health_max_heartbeat_age_s: float = Field(
+        default=30.0, gt=0, description="/healthz fails when the event loop's heartbeat (every 2 s) is older than this."
+    )
 
     # Worker
     log_level: str = "warning"

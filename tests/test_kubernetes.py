@@ -161,7 +161,7 @@ def test_metrics_port_probes_service_and_scrape_job_agree(manifests: dict[tuple[
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     assert settings.metrics_bind == "0.0.0.0" and ports["metrics"] == settings.metrics_port
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, probe
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}, probe
 
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()

@@ -119,6 +119,9 @@ def test_every_article_ends_in_exactly_one_output_topic(settings: Settings, work
         assert samples.get(key) == value, (key, samples.get(key))
     assert samples[("newsstream_end_to_end_seconds_count", ())] == len(all_ids)
     assert samples[("newsstream_inference_seconds_count", (("model", "embedding"),))] >= 2
+    # The agents run and the event loop beats: the probe Kubernetes and Docker use says healthy.
+    health = urllib.request.urlopen(f"http://127.0.0.1:{workers.metrics_ports[0]}/healthz", timeout=5)
+    assert (health.status, health.read()) == (200, b"ok\n")
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
