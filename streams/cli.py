@@ -213,7 +213,10 @@ def consume(
         OutputFormat, typer.Option("--format", help="json: one record per line, as on the topic; text: for people.")
     ] = OutputFormat.JSON,
     entity: Annotated[str | None, typer.Option(help="Only records naming this entity (name, part of one, or id).")] = None,
-    event: Annotated[str | None, typer.Option(help="Only records with this event trigger (verb lemma).")] = None,
+    event: Annotated[
+        str | None,
+        typer.Option(help="Only records with an event of this trigger lemma (raise), PLOVER type (ASSAULT) or CAMEO root (19)."),
+    ] = None,
     source: Annotated[str | None, typer.Option(help="Only articles from this outlet (part of its name).")] = None,
     story: Annotated[str | None, typer.Option(help="Only records of this story id (or its prefix).")] = None,
     max_records: Annotated[int | None, typer.Option("--max", min=1, help="Stop after this many records.")] = None,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
@@ -24,7 +24,7 @@ class RecordFilter:
     by prefix (the readable view shows 12 characters)."""
 
     entity: str | None = None  # an entity's canonical name, surface text or id; for events: actor, target or place
-    event: str | None = None  # an event trigger (verb lemma), e.g. "strike"
+    event: str | None = None  # an event's trigger lemma ("strike"), PLOVER type ("ASSAULT") or CAMEO root ("19")
     source: str | None = None  # the outlet
     story: str | None = None  # a story id or its prefix
 
@@ -56,14 +56,18 @@ class RecordFilter:
                 for entity in record.entities
             )
         if isinstance(record, Event):
-            return any(wanted in (name or "").casefold() for name in (record.actor, record.target, record.location))
+            return self.entity in (record.actor_id, record.target_id, record.location_id) or any(
+                wanted in (name or "").casefold() for name in (record.actor, record.target, record.location)
+            )
         return False
 
     def _event(self, record: BaseModel) -> bool:
+        events = record.events if isinstance(record, EnrichedArticle) else (record,) if isinstance(record, Event) else ()
+        return any(self._event_matches(event) for event in events)
+
+    def _event_matches(self, event: Event) -> bool:
         wanted = (self.event or "").casefold()
-        if isinstance(record, EnrichedArticle):
-            return any(event.trigger.casefold() == wanted for event in record.events)
-        return isinstance(record, Event) and record.trigger.casefold() == wanted
+        return wanted in (event.trigger.casefold(), (event.plover_type or "").casefold(), event.cameo_root or "")
 
     def _source(self, record: BaseModel) -> bool:
         wanted = (self.source or "").casefold()
@@ -111,14 +115,19 @@ def read_topic(
 ) -> Iterator[Consumed]:
     """Yield the matching records of a topic. Without ``follow``, stop at the end offsets each partition had when it
     was assigned (or after ``idle_timeout_s`` without an assignment or a record, e.g. in a group with more members
-    than partitions). With a ``group``, partitions are shared with the group's other members and offsets committed;
+    than partitions). With a ``group``, partitions are shared with the group's other members and the offsets of the
+    records handed out (or filtered out) are committed, so a later run resumes after the last record the caller got;
     the start applies only where the group has no committed offset yet."""
     record_type = topic_records(settings).get(topic)
     unsupported = record_filter.unsupported(record_type)
     if unsupported:
         kind = record_type.__name__ if record_type else "records of an unknown type"
         raise ValueError(f"--{', --'.join(unsupported)} cannot filter {kind} on {topic}")
-    reader = consumer(settings, group_id=group, from_beginning=from_beginning)
+    reader = consumer(settings, group_id=group, from_beginning=from_beginning, auto_commit=False)
+    # Next offset to read per partition, counting only records the caller has had: auto-commit would commit whole
+    # fetched batches, and a run stopped by --max would skip the rest of them next time.
+    handled: dict[TopicPartition, int] = {}
+    last_commit = time.monotonic()
     try:
         if group:
             reader.subscribe([topic])
@@ -128,14 +137,21 @@ def read_topic(
         last_activity = time.monotonic()
         while keep_going():
             batches = reader.poll(timeout_ms=500)
-            for records in batches.values():
+            for partition, records in batches.items():
                 for message in records:
                     consumed = _parse(message, record_type)
-                    if record_filter.given() and (consumed.record is None or not record_filter.matches(consumed.record)):
-                        continue
-                    yield consumed
+                    try:
+                        if not record_filter.given() or (
+                            consumed.record is not None and record_filter.matches(consumed.record)
+                        ):
+                            yield consumed
+                    finally:  # also when the caller stops here: the record it just got counts as handled
+                        handled[partition] = message.offset + 1
             if batches:
                 last_activity = time.monotonic()
+            if group and handled and time.monotonic() - last_commit > 5:
+                _commit(reader, handled)
+                last_commit = time.monotonic()
             if follow:
                 continue
             assignment = reader.assignment()
@@ -149,7 +165,17 @@ def read_topic(
             if caught_up or time.monotonic() - last_activity > idle_timeout_s:
                 return
     finally:
+        if group and handled:
+            _commit(reader, handled)
         reader.close()
+
+
+def _commit(reader: KafkaConsumer, handled: dict[TopicPartition, int]) -> None:
+    # Only partitions still assigned: after a rebalance another member owns the others' offsets.
+    owned = reader.assignment()
+    offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in handled.items() if tp in owned}
+    if offsets:
+        reader.commit(offsets)
 
 
 def _parse(message: ConsumerRecord, record_type: type[BaseModel] | None) -> Consumed:

@@ -22,13 +22,15 @@ def producer(settings: Settings) -> KafkaProducer:
     return KafkaProducer(**_common(settings), acks="all", linger_ms=5, max_request_size=16 * 1024 * 1024)
 
 
-def consumer(settings: Settings, *topics: str, group_id: str | None = None, from_beginning: bool = True) -> KafkaConsumer:
+def consumer(
+    settings: Settings, *topics: str, group_id: str | None = None, from_beginning: bool = True, auto_commit: bool = True
+) -> KafkaConsumer:
     return KafkaConsumer(
         *topics,
         **_common(settings),
         group_id=group_id,
         auto_offset_reset="earliest" if from_beginning else "latest",
-        enable_auto_commit=group_id is not None,
+        enable_auto_commit=auto_commit and group_id is not None,
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         heartbeat_interval_ms=max(500, int(settings.session_timeout_s * 1000) // 3),
         fetch_max_bytes=64 * 1024 * 1024,

@@ -26,7 +26,8 @@ ARTICLE = RawArticle(
 ENTITY = Entity(id="ent-rotterdam", text="Rotterdam", canonical="Port of Rotterdam", type="GPE", start=18, end=27,
                 mentions=2, model="test")
 STRIKE = Event(id="e1", article_id="a1", story_id="story-4f2a9c", trigger="strike", actor="Dock workers",
-               target=None, location="Rotterdam", sentence="Dock workers in Rotterdam stopped work.", model="test")
+               actor_id="ent-dockers", target=None, location="Rotterdam", sentence="Dock workers in Rotterdam stopped work.",
+               plover_type="PROTEST", cameo_root="14", model="test")
 ENRICHED = EnrichedArticle(article=ARTICLE, entities=(ENTITY,), events=(STRIKE,),
                            dedup=DedupVerdict(tier=DedupTier.UNIQUE, score=0.0), story_id="story-4f2a9c",
                            model_versions={"nlp": "test"})
@@ -43,6 +44,10 @@ DUPLICATE = DuplicateNotice(id="a2", duplicate_of="a1", tier=DedupTier.NEAR_DUPL
         (RecordFilter(entity="Antwerp"), False, False, None),
         (RecordFilter(event="STRIKE"), True, True, None),
         (RecordFilter(event="divert"), False, False, None),
+        (RecordFilter(event="protest"), True, True, None),
+        (RecordFilter(event="14"), True, True, None),
+        (RecordFilter(event="ASSAULT"), False, False, None),
+        (RecordFilter(entity="ent-dockers"), False, True, None),
         (RecordFilter(source="gazette"), True, None, False),
         (RecordFilter(source="coast"), False, None, True),
         (RecordFilter(story="story-4f"), True, True, True),
@@ -155,6 +160,18 @@ def test_a_consumer_group_shares_partitions_and_commits(settings: Settings) -> N
     assert sorted(consumed.message.key for consumed in first) == [b"a0", b"a1", b"a2", b"a3"]
     # The group committed its offsets: a second run of the same group has nothing new to read.
     assert list(read_topic(settings, settings.topic_enriched, group=group, idle_timeout_s=8)) == []
+
+
+@pytest.mark.integration
+def test_a_group_run_stopped_early_resumes_after_the_last_record_it_handed_out(settings: Settings) -> None:
+    """As `consume --group G --max 1` does: the records fetched but not handed out are read by the next run."""
+    _fill(settings)
+    group = f"{settings.app_id}-paged"
+    reader = read_topic(settings, settings.topic_enriched, group=group, idle_timeout_s=15)
+    first = next(reader)
+    reader.close()
+    rest = list(read_topic(settings, settings.topic_enriched, group=group, idle_timeout_s=15))
+    assert sorted(consumed.message.key for consumed in rest) == sorted({b"a0", b"a1", b"a2", b"a3"} - {first.message.key})
 
 
 @pytest.mark.integration
