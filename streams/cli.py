@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 import typer
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
@@ -146,7 +147,11 @@ def publish(
             from streams.fulltext import FullTextExtractor
 
             full_text_extractor = FullTextExtractor(client)
-        sink = KafkaSink(producer(settings), settings.topic_raw)
+        try:
+            sink = KafkaSink(producer(settings), settings.topic_raw)
+        except KafkaError as error:
+            console.print(f"[red]cannot reach the broker at {settings.broker}: {escape(str(error))}")
+            raise typer.Exit(1) from None
         stack.callback(sink.close)
         progress = stack.enter_context(Progress(console=console, transient=True))
         publisher = Publisher(
@@ -159,6 +164,8 @@ def publish(
             progress=progress,
         )
         if follow:
+            if "-" in sources:
+                raise typer.BadParameter("stdin cannot be followed; name files or URLs", param_hint="SOURCE")
             follower = Follower(
                 publisher, sources, client, interval_s=interval, max_backoff_s=max_backoff,
                 on_report=lambda report: _print_report(report, follow=True),

@@ -20,6 +20,7 @@ from typing import BinaryIO, Protocol, TypeVar
 
 import httpx
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 from pydantic import ValidationError
 from rich.progress import Progress
@@ -73,10 +74,16 @@ class KafkaSink:
         self._pending: list[FutureRecordMetadata] = []
 
     def send(self, key: bytes, value: bytes) -> None:
-        self._pending.append(self.producer.send(self.topic, key=key, value=value))
+        try:
+            self._pending.append(self.producer.send(self.topic, key=key, value=value))
+        except KafkaError as error:  # refused before sending: broker unreachable (metadata wait), too large, denied
+            raise PublishError(f"{type(error).__name__}: {error}") from None
 
     def flush(self) -> None:
-        self.producer.flush()
+        try:
+            self.producer.flush()
+        except KafkaError as error:
+            raise PublishError(f"{type(error).__name__}: {error}") from None
         pending, self._pending = self._pending, []
         failures = [future.exception for future in pending if future.failed()]
         if failures:

@@ -20,9 +20,11 @@ from rich.progress import Progress
 from models import RawArticle
 from streams.feeds import parse_feed
 from streams.fulltext import FullTextExtractor
+from streams.kafka_clients import producer
 from streams.publisher import (
     Document,
     Follower,
+    KafkaSink,
     PublishError,
     Publisher,
     PublisherState,
@@ -32,6 +34,7 @@ from streams.publisher import (
     http_client,
     publish_once,
 )
+from streams.settings import Settings
 from tests.datasets import dataset_dir
 
 
@@ -368,3 +371,17 @@ def test_ids_do_not_depend_on_where_the_feed_was_read(server: FeedServer, client
     publish_once(make_publisher(from_stdin), ["-"], None, stdin=io.BytesIO(document))
     assert from_url.messages[0][0] == from_stdin.messages[0][0]
     assert from_url.articles() and from_url.articles()[0].url == from_stdin.articles()[0].url
+
+
+@pytest.mark.integration
+def test_a_message_the_producer_refuses_is_a_publish_error_not_a_crash(settings: Settings) -> None:
+    """kafka-python raises some failures from send() itself (too large, metadata wait timed out, denied): the
+    publisher reports them as failed publishing, so --follow backs off instead of dying."""
+    sink = KafkaSink(producer(settings), settings.topic_raw)
+    try:
+        with pytest.raises(PublishError, match="MessageSizeTooLargeError"):
+            sink.send(b"big", b"x" * (17 * 1024 * 1024))
+        sink.send(b"small", b'{"id": "small", "source": "Gazette", "body": "Still works."}')
+        sink.flush()
+    finally:
+        sink.close()
