@@ -88,9 +88,11 @@ def current_schemas(records: Iterable[type[BaseModel]] = PUBLIC_RECORDS) -> dict
 
 
 def breaking_changes(old: Schema, new: Schema, name: str = "$") -> list[str]:
-    """Ways in which records valid under ``old`` may be rejected, or misread, by a reader of ``new`` (and the
-    reverse): removed fields, newly required fields, changed types, formats, constants or allowed values.
-    Adding an optional field is not breaking."""
+    """Ways in which records valid under ``old`` may be rejected, or misread, by a reader of ``new`` (backward
+    compatibility, as a schema registry's BACKWARD mode means it): removed fields, newly required fields, changed
+    types, formats, constants or allowed values. Adding an optional field is not breaking for new readers; readers
+    that validate with an older snapshot's ``additionalProperties: false`` refuse records with the new field until
+    they take the newer snapshot of the same version."""
     problems: list[str] = []
     _compare(old, new, name, _Roots(old, new), problems, frozenset())
     return problems
