@@ -172,9 +172,15 @@ def render_record(record: BaseModel, console: Console) -> None:
         raise TypeError(f"no view for {type(record).__name__}")
 
 
+def _story_then_time(enriched: EnrichedArticle) -> tuple[str, float]:
+    """Stories together, each in publication order; undated articles first (a datetime cannot be compared to None)."""
+    published = enriched.article.published_at
+    return enriched.story_id, published.timestamp() if published else float("-inf")
+
+
 def render(collected: Collected, console: Console) -> None:
     titles = {article_id: enriched.article.title for article_id, enriched in collected.enriched.items()}
-    for enriched in sorted(collected.enriched.values(), key=lambda e: (e.story_id, e.article.published_at or 0)):
+    for enriched in sorted(collected.enriched.values(), key=_story_then_time):
         render_enriched(enriched, console, titles)
     if collected.duplicates:
         table = Table(title="duplicates (not enriched again)")

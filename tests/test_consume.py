@@ -15,7 +15,7 @@ from models import DeadLetter, DedupTier, DedupVerdict, DuplicateNotice, Enriche
 from streams.cli import cli
 from streams.consume import RecordFilter, read_topic
 from streams.kafka_clients import producer
-from streams.outputs import render_record
+from streams.outputs import Collected, render, render_record
 from streams.settings import Settings
 
 ARTICLE = RawArticle(
@@ -191,3 +191,17 @@ def test_consume_command_prints_json_lines_or_a_readable_view(settings: Settings
 
     refused = runner.invoke(cli, ["consume", settings.topic_duplicates, "--event", "strike"])
     assert refused.exit_code == 2 and "--event cannot filter DuplicateNotice" in refused.output
+
+
+def test_the_demo_view_puts_a_story_in_publication_order_undated_articles_first() -> None:
+    later = ENRICHED.model_copy(update={"article": ARTICLE.model_copy(update={"id": "a3", "title": "Later report"})})
+    undated = ENRICHED.model_copy(
+        update={"article": ARTICLE.model_copy(update={"id": "a4", "title": "Undated report", "published_at": None})}
+    )
+    earlier = ENRICHED.model_copy(update={"article": ARTICLE.model_copy(
+        update={"id": "a5", "title": "Earlier report", "published_at": datetime(2026, 11, 19, tzinfo=UTC)}
+    )})
+    output = io.StringIO()
+    render(Collected(enriched={r.article.id: r for r in (later, undated, earlier)}), Console(file=output, width=200))
+    text = output.getvalue()
+    assert text.index("Undated report") < text.index("Earlier report") < text.index("Later report")
