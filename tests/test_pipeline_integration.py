@@ -49,9 +49,9 @@ def test_every_article_ends_in_exactly_one_output_topic(settings: Settings, work
         client.send(settings.topic_raw, key=copy.id.encode(), value=copy.to_bytes(), partition=number)
     for value in MALFORMED:
         client.send(settings.topic_raw, value=value, partition=1)
-    # Good articles after the bad ones: the worker must keep going.
+    # Good articles behind the bad ones on the same partition: the worker must keep going past them.
     for article in articles.values():
-        client.send(settings.topic_raw, key=article.id.encode(), value=article.to_bytes())
+        client.send(settings.topic_raw, key=article.id.encode(), value=article.to_bytes(), partition=1)
     client.flush()
     client.close()
 
