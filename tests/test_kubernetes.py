@@ -1,14 +1,17 @@
 """deploy/k8s: the built-in kinds validate against Kubernetes' schemas; everything references what actually exists.
 
 Schemas: kubernetes-validate ships Kubernetes' OpenAPI schemas as JSON Schema, so nothing is downloaded. No PyPI
-package ships KEDA's CRD schemas, so the ScaledObject and TriggerAuthentication are checked by their references.
+package ships KEDA's CRD schemas: the ScaledObject and TriggerAuthentication validate against the schemas of KEDA's
+own CRDs, copied into tests/data/keda (see its PROVENANCE.md), and are checked by their references.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import json
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -29,6 +32,7 @@ from tests.deployment_files import (
 # The oldest Kubernetes minor release still in upstream support when this was written; newer ones accept these too.
 KUBERNETES_VERSION = "1.32"
 KEDA_API = "keda.sh/v1alpha1"
+KEDA_SCHEMAS = Path(__file__).parent / "data" / "keda"
 KEDA_SASL_MODES = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
 # Stand-ins for the Secret newsstream-kafka-sasl, which the user creates.
 SASL_SECRET_VALUE = {"username": "newsstream", "password": "from-the-secret"}
@@ -176,6 +180,35 @@ def test_metrics_port_probes_service_and_scrape_job_agree(manifests: dict[tuple[
     (keep,) = [rule for rule in job["relabel_configs"] if rule.get("action") == "keep"]
     assert keep["regex"] == f"{service['metadata']['name']};metrics"
     assert job["kubernetes_sd_configs"][0]["namespaces"]["names"] == [service["metadata"]["namespace"]]
+
+
+def strict(schema: Any) -> Any:
+    """A CRD schema as kubectl's default strict field validation applies it: unknown fields are errors, except
+    where the schema preserves them."""
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict_schema = {key: strict(value) for key, value in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        strict_schema["additionalProperties"] = False
+    return strict_schema
+
+
+@pytest.mark.parametrize("kind", ["ScaledObject", "TriggerAuthentication"])
+def test_keda_objects_validate_against_the_keda_crd_schemas(
+    kind: str, manifests: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    validator = jsonschema.Draft7Validator(strict(json.loads((KEDA_SCHEMAS / f"{kind}.v1alpha1.json").read_text())))
+    (document,) = [document for (found, _), document in manifests.items() if found == kind]
+    validator.validate(document)
+    # Strict enough to catch a typo in a field name.
+    misspelt = {**document, "spec": {**document["spec"], "minReplicaCounts": 2}}
+    assert any("minReplicaCounts" in error.message for error in validator.iter_errors(misspelt))
 
 
 def test_keda_scales_the_worker_deployment_on_the_raw_topic_lag_of_its_group(
