@@ -27,7 +27,7 @@ from streams.dedup import DedupIndex, StoredArticle
 from streams.metrics import Metrics
 from streams.security import faust_options as security_options
 from streams.settings import Settings
-from streams.topics import DEDUP_TABLE
+from streams.topics import DEAD_LETTER_MAX_MESSAGE_BYTES, DEDUP_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None =
         broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        producer_max_request_size=16 * 1024 * 1024,
+        producer_max_request_size=DEAD_LETTER_MAX_MESSAGE_BYTES,
         web_enabled=settings.web_enabled,
         web_bind=settings.web_bind,
         web_port=settings.web_port,

@@ -10,6 +10,10 @@ from streams.security import kafka_python_options
 from streams.settings import Settings
 
 
+# The largest message these producers send: the raw topic's limit too (streams.topics).
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
 def _common(settings: Settings) -> dict[str, Any]:
     return {
         "bootstrap_servers": settings.broker_url.split(","),
@@ -19,7 +23,7 @@ def _common(settings: Settings) -> dict[str, Any]:
 
 
 def producer(settings: Settings) -> KafkaProducer:
-    return KafkaProducer(**_common(settings), acks="all", linger_ms=5, max_request_size=16 * 1024 * 1024)
+    return KafkaProducer(**_common(settings), acks="all", linger_ms=5, max_request_size=MAX_REQUEST_BYTES)
 
 
 def consumer(

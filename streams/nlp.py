@@ -27,6 +27,7 @@ WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 DATELINE = re.compile(r"^([^\W\d_][^,(\n]{0,39}?)\s*(?:,|\(|-- | - )")
 NUMBER = re.compile(r"(?<![\w.])[\d.,:-]*\d(?![\w])")
 SENTENCE_END = re.compile(r"[.!?][\"'”’)]*\s*$")
+SENTENCE_END_LOOKBEHIND = 32
 
 
 def article_text(title: str, body: str) -> str:
@@ -46,9 +47,12 @@ def _known_forms(lines: Sequence[str]) -> dict[str, Counter[str]]:
     for line in lines:
         if _shouting(line):
             continue
+        text_starts = len(line) - len(line.lstrip())
         for match in WORD.finditer(line):
-            before = line[: match.start()]
-            if before.strip() and not SENTENCE_END.search(before):
+            # Only the few characters before a word can end a sentence: a bounded look-behind keeps one long line
+            # (a hostile or badly formatted body) linear rather than quadratic.
+            before = line[max(0, match.start() - SENTENCE_END_LOOKBEHIND) : match.start()]
+            if match.start() > text_starts and not SENTENCE_END.search(before):
                 forms.setdefault(match.group().lower(), Counter())[match.group()] += 1
     return forms
 
