@@ -26,6 +26,17 @@ from rich.progress import Progress
 
 from streams.broker import EmbeddedBroker, free_port
 from streams.consume import RecordFilter, read_topic
+from streams.deadletter import (
+    DeadLetters,
+    Selection,
+    count_by_reason_and_stage,
+    counts_json,
+    counts_table,
+    find_letters,
+    read_letters,
+    render_letter,
+    replay,
+)
 from streams.feeds import MappingOptions, language_tag
 from streams.kafka_clients import producer
 from streams.outputs import OutputReader, render, render_record
@@ -82,11 +93,9 @@ def worker() -> None:
     """Run a stream worker; start as many as there are raw partitions, on any machines, with one app id."""
     from faust import Worker
 
-    from streams.analyze import Analyzer
+    from streams.analyzer_factory import build_analyzer
     from streams.app import create_app
-    from streams.embedding import Embedder
     from streams.metrics import Metrics
-    from streams.nlp import SpacyAnalyzer
 
     settings = Settings()
     _configure_logging(settings)
@@ -96,10 +105,8 @@ def worker() -> None:
         port = metrics.serve(settings)
         logging.getLogger(__name__).info("metrics on http://%s:%d/metrics", settings.metrics_bind, port)
     # Models load before the worker joins the group, so it never holds partitions it cannot yet serve.
-    analyzer = Analyzer(
-        Embedder(max_tokens=settings.embed_max_tokens),
-        SpacyAnalyzer(),
-        on_inference=lambda model, seconds: metrics.inference_seconds.labels(model).observe(seconds),
+    analyzer = build_analyzer(
+        settings, on_inference=lambda model, seconds: metrics.inference_seconds.labels(model).observe(seconds)
     )
     news_app = create_app(settings, analyzer, metrics)
     Worker(news_app.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
@@ -353,6 +360,109 @@ def top(
                 earlier, then, count = now, when, count + 1
         except KeyboardInterrupt:
             pass
+
+
+deadletter_cli = typer.Typer(
+    help="The dead-letter topic: count the letters, show one with its original bytes, replay a selection.",
+    no_args_is_help=True,
+)
+cli.add_typer(deadletter_cli, name="deadletter")
+
+IdleTimeout = Annotated[float, typer.Option(min=0.1, help="Give up after this many seconds with nothing to read.")]
+
+
+def _read_dead_letters(settings: Settings, idle_timeout: float) -> DeadLetters:
+    try:
+        return read_letters(settings, idle_timeout_s=idle_timeout)
+    except ValueError as error:  # the topic does not exist
+        console.print(f"[red]{escape(str(error))}")
+        raise typer.Exit(2) from None
+
+
+@deadletter_cli.command("list")
+def deadletter_list(
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text: a table for people; json: the counts for programs.")
+    ] = OutputFormat.TEXT,
+    idle_timeout: IdleTimeout = 10.0,
+) -> None:
+    """Count the dead letters by reason and stage."""
+    settings = Settings()
+    found = _read_dead_letters(settings, idle_timeout)
+    if output is OutputFormat.JSON:
+        sys.stdout.write(orjson.dumps(counts_json(found)).decode() + "\n")
+        return
+    Console().print(counts_table(count_by_reason_and_stage(found.letters), settings.topic_deadletter))
+    if found.unreadable:
+        console.print(f"[yellow]{len(found.unreadable)} record(s) are no dead letters: {', '.join(found.unreadable[:10])}")
+
+
+@deadletter_cli.command("show")
+def deadletter_show(
+    reference: Annotated[
+        str,
+        typer.Argument(
+            help="PARTITION:OFFSET on the dead-letter topic, an offset, the letter's key (source topic/partition/offset) "
+            "or the original message's key."
+        ),
+    ],
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text: for people; json: the record as on the topic.")
+    ] = OutputFormat.TEXT,
+    raw: Annotated[bool, typer.Option("--raw", help="Write only the original bytes to stdout, unchanged.")] = False,
+    max_bytes: Annotated[int, typer.Option(min=1, help="Show at most this many bytes of the original.")] = 2048,
+    idle_timeout: IdleTimeout = 10.0,
+) -> None:
+    """One dead letter: reason, detail, stage, source coordinates and the original bytes."""
+    settings = Settings()
+    matching = find_letters(_read_dead_letters(settings, idle_timeout).letters, reference)
+    if not matching:
+        console.print(f"[red]no dead letter on {settings.topic_deadletter} matches {escape(reference)!r}")
+        raise typer.Exit(1)
+    if len(matching) > 1:
+        positions = ", ".join(stored.position for stored in matching[:20])
+        console.print(f"[red]{len(matching)} dead letters match {escape(reference)!r}: {positions}; name one as PARTITION:OFFSET")
+        raise typer.Exit(2)
+    stored = matching[0]
+    if raw:
+        sys.stdout.buffer.write(stored.letter.original)
+    elif output is OutputFormat.JSON:
+        sys.stdout.write(stored.letter.to_bytes().decode() + "\n")
+    else:
+        render_letter(stored, Console(highlight=False), max_bytes)
+
+
+@deadletter_cli.command("replay")
+def deadletter_replay(
+    reason: Annotated[list[str] | None, typer.Option(help="Only letters with this reason (repeatable).")] = None,
+    stage: Annotated[list[str] | None, typer.Option(help="Only letters from this stage (repeatable).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only letters written at or after this ISO 8601 time (UTC unless it says).")
+    ] = None,
+    letter: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these letters: PARTITION:OFFSET, offset, letter key or original key (repeatable)."),
+    ] = None,
+    all_letters: Annotated[bool, typer.Option("--all", help="Replay every letter (needed when no filter is given).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be replayed; publish nothing.")] = False,
+    idle_timeout: IdleTimeout = 10.0,
+) -> None:
+    """Publish the original bytes (and keys) of the selected dead letters to the raw topic again, after a fix."""
+    settings = Settings()
+    try:
+        since_time = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO 8601 time: {since!r}", param_hint="--since") from None
+    if since_time is not None and since_time.tzinfo is None:
+        since_time = since_time.replace(tzinfo=UTC)
+    selection = Selection(frozenset(reason or ()), frozenset(stage or ()), since_time, tuple(letter or ()))
+    if selection == Selection() and not all_letters:
+        console.print("[red]give a filter (--reason, --stage, --since, --letter) or --all to replay every letter")
+        raise typer.Exit(2)
+    report = replay(settings, _read_dead_letters(settings, idle_timeout).letters, selection, dry_run=dry_run)
+    console.print(report.summary(settings.topic_raw))
+    if not dry_run and report.replayed < report.selected - report.not_from_raw:
+        raise typer.Exit(1)
 
 
 def _published_at(message: OutgoingMessage) -> datetime:
