@@ -24,6 +24,8 @@ class Collected:
     events: dict[str, Event] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     raw_counts: dict[str, int] = field(default_factory=dict)
+    # Kafka timestamp (s) of each article's enriched record or duplicate notice: latency without a worker's clock.
+    output_timestamps: dict[str, float] = field(default_factory=dict)
 
     def dead_letter_ids(self) -> set[str]:
         """Ids of dead-lettered inputs whose original bytes still name one."""
@@ -63,9 +65,11 @@ class OutputReader:
                 if kind == "enriched":
                     article = EnrichedArticle.model_validate_json(record.value)
                     collected.enriched[article.article.id] = article
+                    collected.output_timestamps.setdefault(article.article.id, record.timestamp / 1000)
                 elif kind == "duplicates":
                     notice = DuplicateNotice.model_validate_json(record.value)
                     collected.duplicates[notice.id] = notice
+                    collected.output_timestamps.setdefault(notice.id, record.timestamp / 1000)
                 elif kind == "events":
                     event = Event.model_validate_json(record.value)
                     collected.events[event.id] = event
