@@ -204,8 +204,11 @@ def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None =
             done = app.monitor.tp_committed_offsets.get(tp) if app.monitor else None
             if done is None:
                 done = await consumer.position(tp)
-            if done is not None:
-                lag = max(0, consumer.highwater(tp) - done)
+            highwater = consumer.highwater(tp)
+            # No highwater until the first fetch of a newly assigned partition (after a rebalance): skip it this
+            # round, since an exception in a timer crashes the whole worker.
+            if done is not None and highwater is not None:
+                lag = max(0, highwater - done)
                 metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     return NewsApp(app=app, topics=topics, analyze=analyze, decide=decide_agent, index=index)

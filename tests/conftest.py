@@ -26,10 +26,16 @@ def broker() -> Iterator[EmbeddedBroker]:
 @pytest.fixture
 def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     """Settings with topic names and a consumer group of this test's own, on the shared broker."""
+    return settings_on(broker.bootstrap, tmp_path)
+
+
+def settings_on(bootstrap: str, tmp_path: Path) -> Settings:
+    """Settings with topic names and a consumer group of their own on the broker at ``bootstrap``, topics created
+    (also for tests that run a broker of their own)."""
     run = f"t{uuid.uuid4().hex[:8]}"
     configured = Settings(
         _env_file=None,
-        broker=broker.bootstrap,
+        broker=bootstrap,
         app_id=run,
         topic_raw=f"{run}.raw",
         topic_enriched=f"{run}.enriched",
