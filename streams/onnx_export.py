@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def _write(path: Path, quantized: bool) -> None:
 def _export(path: Path) -> None:
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
 
     class LastHiddenState(torch.nn.Module):
         """The token vectors only; pooling and normalisation run in numpy (``OnnxEmbedder``)."""
@@ -84,6 +86,12 @@ def _export(path: Path) -> None:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
+    # The tracer's notes on the model's Python-side shape checks and index ops do not concern this fixed graph: keep
+    # `make install` readable.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx|transformers")
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*legacy TorchScript-based ONNX export")
+    transformers_logging.disable_progress_bar()
     # Eager attention: a plain MatMul/Softmax graph, exported at opset 17 with dynamic batch and sequence sizes.
     bert = AutoModel.from_pretrained(str(model_directory()), attn_implementation="eager").eval()
     example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in INPUTS)
