@@ -9,7 +9,6 @@ import urllib.request
 
 import orjson
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from models import DedupTier
 from streams.cli import SAMPLE_FEED
@@ -17,6 +16,8 @@ from streams.feeds import feed_articles
 from streams.kafka_clients import producer
 from streams.outputs import collect
 from streams.settings import Settings
+from streams.top import Samples
+from streams.top import scrape as scrape_url
 from tests.conftest import Workers
 
 pytestmark = pytest.mark.integration
@@ -124,13 +125,8 @@ def test_every_article_ends_in_exactly_one_output_topic(settings: Settings, work
     assert (health.status, health.read()) == (200, b"ok\n")
 
 
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+def scrape(port: int) -> Samples:
+    return scrape_url(f"http://127.0.0.1:{port}/metrics", timeout_s=5)
 
 
 def scrape_until(port: int, expected: dict, timeout_s: float = 10.0) -> dict:

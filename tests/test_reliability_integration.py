@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import signal
 import time
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +18,13 @@ from pathlib import Path
 import orjson
 import pytest
 from kafka import TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 
 from models import DeadLetter, DedupTier, DuplicateNotice, RawArticle
 from streams.broker import EmbeddedBroker
 from streams.kafka_clients import admin, consumer, producer
 from streams.settings import Settings
+from streams.top import Samples
+from streams.top import scrape as scrape_url
 from tests.articles import QUAKE_ARVENA, QUAKE_ARVENA_COPY
 from tests.conftest import Workers, settings_on
 from tests.generated_articles import blank_body_messages, generated_articles
@@ -206,13 +206,8 @@ def alive(*processes: object) -> Callable[[], bool]:
     return lambda: all(process.poll() is None for process in processes)  # type: ignore[attr-defined]
 
 
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+def scrape(port: int) -> Samples:
+    return scrape_url(f"http://127.0.0.1:{port}/metrics", timeout_s=5)
 
 
 def raw_partitions_held(port: int, topic: str, timeout_s: float) -> set[int]:
