@@ -57,7 +57,8 @@ kcat-lib: $(STAMP)
 	mkdir -p $(VENV)/kcat-lib
 	ln -sf "$$($(BIN)/python -c 'import confluent_kafka, pathlib; print(next((pathlib.Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs").glob("librdkafka*.so*")))')" $(VENV)/kcat-lib/librdkafka.so.1
 
-# Enrichment quality on the shared labelled datasets (CoNLL++ NER, ACLED event types); skipped when they are absent.
+# Enrichment quality on the shared labelled datasets (CoNLL++ NER, held-out NER on re3d and N3, ACLED event types);
+# each part is skipped with a message when its dataset is absent.
 eval-enrich: $(STAMP)
 	$(BIN)/python -m streams.evaluation.enrich --datasets $(DATASETS) --tune
 

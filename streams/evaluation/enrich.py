@@ -1,12 +1,14 @@
 """Enrichment quality: NER on CoNLL-2003 (CoNLL++ corrected test set) and event types and actors on ACLED notes.
 
     python -m streams.evaluation.enrich [--datasets ../shared/datasets] [--conll-docs N] [--acled-rows N]
+        [--heldout-docs N]
 
 NER: entity-level micro F1 over PER/LOC/ORG/MISC, exact spans. Each -DOCSTART- document is one text (sentences
 one per line, tokens joined by spaces) run through the production path (``SpacyAnalyzer.parse`` and
 ``entities_from_doc``), and every typed mention is compared with the gold spans by character offsets. Label
 mapping of newsstream mention types: PER->PER, ORG->ORG, GPE->LOC, LOC->LOC (spaCy's LOC and FAC),
-NORP->MISC, EVENT->MISC, MISC->MISC (spaCy's PRODUCT, WORK_OF_ART, LAW, LANGUAGE).
+NORP->MISC, EVENT->MISC, MISC->MISC (spaCy's PRODUCT, WORK_OF_ART, LAW, LANGUAGE). The entity rules were written
+while reading errors on this test file; ``streams.evaluation.ner_heldout`` checks them on news never used for that.
 
 ACLED: each note is an article (published on its event date) through ``enrich``; ``acled_event_type`` maps the
 coded events to ACLED's six event types. Rows are split by file order: the first half was used to tune the rules,
@@ -24,7 +26,7 @@ import datetime as dt
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +102,8 @@ class Scores:
     gold: Counter[str]
 
     @staticmethod
-    def of(pairs: Iterator[tuple[set[Span], set[Span]]]) -> Scores:
+    def of(pairs: Iterable[tuple[set[Span], set[Span]]]) -> Scores:
+        """Counts over (predicted, gold) span sets: a predicted span is right when the same span is in gold."""
         scores = Scores(Counter(), Counter(), Counter())
         for predicted, gold in pairs:
             for _, _, label in predicted & gold:
@@ -119,26 +122,38 @@ class Scores:
         recall = tp / gold if gold else 0.0
         return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
-    def report(self, name: str) -> str:
+    def report(self, name: str, labels: Sequence[str] = ("PER", "LOC", "ORG", "MISC")) -> str:
         rows = [f"{name}: micro P/R/F1 = {'/'.join(f'{v:.3f}' for v in self.f1())}"]
-        for label in ("PER", "LOC", "ORG", "MISC"):
+        for label in labels:
             rows.append(f"  {label:4} P/R/F1 = {'/'.join(f'{v:.3f}' for v in self.f1(label))} (gold {self.gold[label]})")
         return "\n".join(rows)
 
 
-def evaluate_conll(analyzer: SpacyAnalyzer, documents: Sequence[ConllDocument]) -> tuple[Scores, Scores]:
-    """Scores of the full entity rules, and of the model's own entities in the same documents (no rules)."""
+def ner_spans(
+    analyzer: SpacyAnalyzer, texts: Sequence[str], rule_labels: Mapping[str, str], model_labels: Mapping[str, str]
+) -> list[tuple[set[Span], set[Span]]]:
+    """Per text: the typed mentions of newsstream's entities (the production path: ``SpacyAnalyzer.parse``, then
+    ``entities_from_doc``), and the model's own entities of the same Doc without the rules (the reference), each
+    labelled through its map; types missing from a map are left out."""
     from streams.entities import entities_from_doc
 
-    docs = analyzer.parse([document.text for document in documents])
-    ruled, raw = [], []
-    for document, doc in zip(documents, docs, strict=True):
-        entities = entities_from_doc(doc, analyzer.version, document.text)
-        predicted = {(m.start, m.end, CONLL_LABELS[m.type]) for e in entities for m in e.spans if m.type in CONLL_LABELS}
-        ruled.append((predicted, document.gold))
-        model_only = {(e.start_char, e.end_char, SPACY_TO_CONLL[e.label_]) for e in doc.ents if e.label_ in SPACY_TO_CONLL}
-        raw.append((model_only, document.gold))
-    return Scores.of(iter(ruled)), Scores.of(iter(raw))
+    spans = []
+    for text, doc in zip(texts, analyzer.parse(texts), strict=True):
+        entities = entities_from_doc(doc, analyzer.version, text)
+        ruled = {(m.start, m.end, rule_labels[m.type]) for e in entities for m in e.spans if m.type in rule_labels}
+        model_only = {(e.start_char, e.end_char, model_labels[e.label_]) for e in doc.ents if e.label_ in model_labels}
+        spans.append((ruled, model_only))
+    return spans
+
+
+def evaluate_conll(analyzer: SpacyAnalyzer, documents: Sequence[ConllDocument]) -> tuple[Scores, Scores]:
+    """Scores of the full entity rules, and of the model's own entities in the same documents (no rules)."""
+    spans = ner_spans(analyzer, [document.text for document in documents], CONLL_LABELS, SPACY_TO_CONLL)
+    pairs = list(zip(spans, documents, strict=True))
+    return (
+        Scores.of((ruled, document.gold) for (ruled, _), document in pairs),
+        Scores.of((model_only, document.gold) for (_, model_only), document in pairs),
+    )
 
 
 # ACLED ---------------------------------------------------------------------------------------------------------------
@@ -305,15 +320,19 @@ def evaluate_acled(analyzer: SpacyAnalyzer, rows: Sequence[dict[str, str]]) -> A
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # imported here: the held-out check builds on this module
+    from streams.evaluation.ner_heldout import evaluate_heldout, heldout_paths
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--conll-docs", type=int, default=0, help="first N documents only (0: all)")
     parser.add_argument("--acled-rows", type=int, default=0, help="first N rows of each half only (0: all)")
-    parser.add_argument("--skip", choices=("conll", "acled"), action="append", default=[])
+    parser.add_argument("--heldout-docs", type=int, default=0, help="first N documents of each held-out set (0: all)")
+    parser.add_argument("--skip", choices=("conll", "heldout", "acled"), action="append", default=[])
     parser.add_argument("--tune", action="store_true", help="also report the tuning half of ACLED")
     args = parser.parse_args(argv)
     conll_path, acled_path = args.datasets / CONLL_FILE, args.datasets / ACLED_FILE
-    if not conll_path.exists() and not acled_path.exists():
+    if not any(path.exists() for path in (conll_path, acled_path, *heldout_paths(args.datasets))):
         print(f"eval-enrich skipped: no datasets under {args.datasets} (set DATASETS=... to their folder)")
         return 0
     analyzer = SpacyAnalyzer()
@@ -328,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(ruled.report("newsstream entities (rules on top)"))
     elif "conll" not in args.skip:
         print(f"NER evaluation skipped: {conll_path} not found")
+    if "heldout" not in args.skip:
+        evaluate_heldout(analyzer, args.datasets, args.heldout_docs)
     if "acled" not in args.skip and acled_path.exists():
         rows = read_acled(acled_path)
         half = len(rows) // 2
