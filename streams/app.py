@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,9 @@ from streams.analyze import Analyzer, ModelFailure, ReceivedArticle
 from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
 from streams.dedup import DedupIndex, StoredArticle
+from streams.kafka_transport import App
 from streams.metrics import Metrics
+from streams.progress import PartitionProgress
 from streams.security import faust_options as security_options
 from streams.settings import Settings
 from streams.topics import DEAD_LETTER_MAX_MESSAGE_BYTES, DEDUP_TABLE
@@ -73,11 +75,22 @@ class NewsApp:
     index: DedupIndex
 
 
-def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None = None, **faust_options: Any) -> NewsApp:
-    """Build the app around an injected analyzer (real models in workers, small ones in agent tests) and metrics."""
+def create_app(
+    settings: Settings, analyzer: Analyzer | Future[Analyzer], metrics: Metrics | None = None, **faust_options: Any
+) -> NewsApp:
+    """Build the app around an injected analyzer (real models in workers, small ones in agent tests) and metrics.
+
+    The analyzer may still be loading (a worker loads its models while Faust starts and joins the group, which saves
+    their load time at start-up): the analyze agent waits for it, and a load that fails stops the worker."""
     metrics = metrics or Metrics()
-    app = faust.App(
+    if not isinstance(analyzer, Future):
+        loaded: Future[Analyzer] = Future()
+        loaded.set_result(analyzer)
+        analyzer = loaded
+    models = analyzer
+    app = App(
         settings.app_id,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         broker=faust_broker_url(settings.broker_url),
         store="memory://",
         datadir=str(settings.data_dir),
@@ -119,6 +132,13 @@ def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None =
 
     @app.agent(topics.raw, name="analyze")
     async def analyze(stream: StreamT) -> None:
+        try:
+            analyzer = await asyncio.wrap_future(models)
+        except Exception as exc:  # no models, no work: stop with an error, so the supervisor sees it and restarts
+            log.critical("the models failed to load", exc_info=exc)
+            await app.crash(exc)
+            return
+        metrics.beat()  # ready now, not at the heartbeat timer's next tick
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
             started = time.perf_counter()
             metrics.records_in.labels("analyze").inc(len(batch))
@@ -191,24 +211,41 @@ def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None =
     # Timers run once the agents have started and only while the event loop is responsive: /healthz reads this.
     @app.timer(interval=2.0)
     async def heartbeat() -> None:
-        metrics.beat()
+        if models.done() and models.exception() is None:  # not ready while the models load
+            metrics.beat()
+
+    progress = PartitionProgress()
 
     @app.timer(interval=5.0)
     async def report_lag() -> None:
-        consumer = app.consumer
+        consumer, monitor = app.consumer, app.monitor
         sources = {topics.raw.get_topic_name(), topics.analyzed.get_topic_name()}
-        for tp in consumer.assignment():
-            if tp.topic not in sources:
-                continue  # changelog standbys and Faust's internal topics are not the agents' backlog
-            # Behind the last commit, not the fetch position: fetched but unprocessed messages are backlog too.
-            done = app.monitor.tp_committed_offsets.get(tp) if app.monitor else None
-            if done is None:
-                done = await consumer.position(tp)
-            highwater = consumer.highwater(tp)
-            # No highwater until the first fetch of a newly assigned partition (after a rebalance): skip it this
-            # round, since an exception in a timer crashes the whole worker.
-            if done is not None and highwater is not None:
-                lag = max(0, highwater - done)
-                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+        # Changelog standbys and Faust's internal topics are not the agents' backlog.
+        assigned = [tp for tp in consumer.assignment() if tp.topic in sources]
+        progress.keep_only(f"{tp.topic}[{tp.partition}]" for tp in assigned)
+        if not assigned:
+            metrics.report_stalled({})
+            return
+        try:
+            # From the broker, not from the fetch responses: a partition never fetched still shows its lag.
+            end_offsets = await consumer.highwaters(*assigned)
+            earliest = await consumer.earliest_offsets(*assigned)
+        except Exception as exc:  # e.g. mid-rebalance; an exception in a timer would crash the whole worker
+            log.debug("offsets unavailable this round", exc_info=exc)
+            return
+        now = time.monotonic()
+        for tp in assigned:
+            read, committed = monitor.tp_read_offsets.get(tp), monitor.tp_committed_offsets.get(tp)
+            # Fetched but unprocessed messages are backlog too: the read offset, not the fetch position.
+            position = read + 1 if read is not None else committed if committed is not None else earliest.get(tp)
+            end_offset = end_offsets.get(tp)
+            if position is None or end_offset is None:
+                continue
+            lag = progress.observe(f"{tp.topic}[{tp.partition}]", position, end_offset, now)
+            metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+        stalled = progress.stalled(now, settings.health_max_stall_s)
+        metrics.report_stalled(stalled)
+        if stalled:
+            log.warning("partitions stalled", extra={"partitions": sorted(stalled)})
 
     return NewsApp(app=app, topics=topics, analyze=analyze, decide=decide_agent, index=index)

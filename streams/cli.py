@@ -91,6 +91,8 @@ def topics() -> None:
 @cli.command()
 def worker() -> None:
     """Run a stream worker; start as many as there are raw partitions, on any machines, with one app id."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from faust import Worker
 
     from streams.analyzer_factory import build_analyzer
@@ -104,11 +106,14 @@ def worker() -> None:
     if settings.metrics_enabled:
         port = metrics.serve(settings)
         logging.getLogger(__name__).info("metrics on http://%s:%d/metrics", settings.metrics_bind, port)
-    # Models load before the worker joins the group, so it never holds partitions it cannot yet serve.
-    analyzer = build_analyzer(
-        settings, on_inference=lambda model, seconds: metrics.inference_seconds.labels(model).observe(seconds)
+    # The models load in a thread while Faust starts and joins the group (about 4 s here, the models 1.5 s): the
+    # analyze agent waits for them, so an assigned partition waits at most for what is left of their load.
+    loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models").submit(
+        build_analyzer,
+        settings,
+        on_inference=lambda model, seconds: metrics.inference_seconds.labels(model).observe(seconds),
     )
-    news_app = create_app(settings, analyzer, metrics)
+    news_app = create_app(settings, loading, metrics)
     Worker(news_app.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -14,6 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
+from streams.progress import PartitionState
 from streams.settings import Settings
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -62,6 +63,12 @@ class Metrics:
         self.dedup_articles = Gauge(
             "newsstream_dedup_articles", "Articles in the dedup index (within the window).", registry=registry
         )
+        self.stalled_partitions = Gauge(
+            "newsstream_stalled_partitions",
+            "Assigned partitions with records waiting whose read position has not moved for health_max_stall_s.",
+            registry=registry,
+        )
+        self.stalled_detail = ""  # for /healthz: which partitions, how far behind
         self.heartbeat = Gauge(
             "newsstream_heartbeat_timestamp_seconds",
             "Last time the worker's event loop ran its heartbeat timer (0: agents not started yet).",
@@ -74,13 +81,22 @@ class Metrics:
         self.last_heartbeat = time.time()
         self.heartbeat.set(self.last_heartbeat)
 
+    def report_stalled(self, stalled: Mapping[str, PartitionState]) -> None:
+        """The partitions that stall now (none: empty)."""
+        self.stalled_partitions.set(len(stalled))
+        self.stalled_detail = ", ".join(
+            f"{name} ({state.lag} records waiting at offset {state.position})" for name, state in sorted(stalled.items())
+        )
+
     def health(self, max_heartbeat_age_s: float) -> str | None:
-        """None when the agents run and the event loop is responsive, else why not."""
+        """None when the agents run, the event loop is responsive and no partition stalls, else why not."""
         if self.last_heartbeat == 0:
             return "starting: the agents have not started yet (models loading or joining the group)"
         age = time.time() - self.last_heartbeat
         if age > max_heartbeat_age_s:
             return f"stalled: the event loop's last heartbeat was {age:.0f} s ago (limit {max_heartbeat_age_s:.0f} s)"
+        if self.stalled_detail:
+            return f"stalled: partitions not read although records wait: {self.stalled_detail}"
         return None
 
     def serve(self, settings: Settings) -> int:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, description="Partitions of the raw and output topics.")
     replication_factor: int = Field(default=1, ge=1)
     session_timeout_s: float = Field(default=6.0, gt=0, description="Consumer group session timeout.")
+    # Short: Tansu answers a waiting fetch only when the wait ends (streams/kafka_transport.py), and each pipeline hop
+    # waits for one; an idle worker's 10 fetches a second cost nothing measurable.
+    fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500, description="Longest wait of a worker's fetch for data.")
 
     # Kafka connection security, for every client (Faust/aiokafka and kafka-python). Secrets are SecretStr: masked in
     # repr, str and dumps, so they never reach a log line.
@@ -65,7 +68,9 @@ class Settings(BaseSettings):
 
     # Processing
     batch_size: int = Field(default=16, ge=1, description="Articles per model batch (stream.take size).")
-    batch_timeout_s: float = Field(default=0.5, gt=0, description="Longest wait to fill a batch (stream.take within).")
+    # Short: under load the fetched backlog fills a batch at once, so the wait only delays a lone article (raw to
+    # enriched p50 0.75 s at a 0.5 s wait, 0.20 s at 0.05 s, 3 BBC articles a second on 2 cores).
+    batch_timeout_s: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch (stream.take within).")
     max_message_bytes: int = Field(default=1_048_576, ge=1024, description="Larger raw messages are dead-lettered unread.")
     max_body_chars: int = Field(default=200_000, ge=1)
     embed_max_tokens: int = Field(default=256, ge=16, le=512, description="Embedding window, in tokens.")
@@ -95,6 +100,10 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="Metrics port; 0 picks a free one.")
     health_max_heartbeat_age_s: float = Field(
         default=30.0, gt=0, description="/healthz fails when the event loop's heartbeat (every 2 s) is older than this."
+    )
+    health_max_stall_s: float = Field(
+        default=120.0, gt=0,
+        description="/healthz fails when an assigned partition has records waiting and its read position has not moved for this long.",
     )
 
     # Worker
