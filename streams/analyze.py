@@ -101,15 +101,20 @@ class Analyzer:
         # streams.benchmarks.models on 2 cores).
         embedding = self._embedding_thread.submit(_timed, "embedding", self.embedder.embed, texts)
         docs, parse_seconds = _timed("spacy", self.parser.parse, texts)
+        # The rules and fingerprints too, before waiting for the embedding: on full-length articles it takes longer
+        # than the parse, and this thread would otherwise idle meanwhile.
+        enrichments = [
+            _in_stage("rules", enrich, item.article, doc, self.parser.version)
+            for item, doc in zip(received, docs, strict=True)
+        ]
+        lexicals = [_in_stage("fingerprint", fingerprint, item.article.title, item.article.body) for item in received]
         vectors, embed_seconds = embedding.result()
         if self.on_inference is not None:
             self.on_inference("embedding", embed_seconds)
             self.on_inference("spacy", parse_seconds)
         analyzed = []
-        for item, vector, doc in zip(received, vectors, docs, strict=True):
+        for item, vector, enrichment, lexical in zip(received, vectors, enrichments, lexicals, strict=True):
             article = item.article
-            enrichment = _in_stage("rules", enrich, article, doc, self.parser.version)
-            lexical = _in_stage("fingerprint", fingerprint, article.title, article.body)
             analyzed.append(
                 AnalyzedArticle(
                     article=article,

@@ -91,6 +91,12 @@ def topics() -> None:
 @cli.command()
 def worker() -> None:
     """Run a stream worker; start as many as there are raw partitions, on any machines, with one app id."""
+    settings = Settings()
+    if settings.embed_backend != "torch":
+        # Nothing in an ONNX worker uses torch, but spaCy's thinc imports it whenever it is installed (1.4 s of
+        # start-up here); a None entry makes that import fail, and thinc does without it.
+        sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
+
     from concurrent.futures import ThreadPoolExecutor
 
     from faust import Worker
@@ -99,7 +105,6 @@ def worker() -> None:
     from streams.app import create_app
     from streams.metrics import Metrics
 
-    settings = Settings()
     _configure_logging(settings)
     create_topics(settings)
     metrics = Metrics()
