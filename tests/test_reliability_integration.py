@@ -121,6 +121,18 @@ class OutputLog:
             assert time.monotonic() < deadline, "output topics not read to their end"
             self.poll()
 
+    def final_delivery(
+        self, settings: Settings, expected: set[str], timeout_s: float, keep_going: Callable[[], bool],
+        worker_log: Callable[[], str],
+    ) -> Delivery:
+        """Once every expected input is out and the group has committed everything (no replay can follow), the whole
+        output, repeats dropped."""
+        done = self.read_until(lambda: expected <= self.accounted(), timeout_s, keep_going)
+        assert done, (len(expected - self.accounted()), worker_log()[-3000:])
+        wait_until_committed(settings)
+        self.read_to_end()
+        return self.delivery()
+
     def delivery(self) -> Delivery:
         """Drop repeated records by key (events: by key and event id), checking each repeat equals the first."""
         delivery = Delivery({kind: set(ids) for kind, ids in self.ids.items()}, {}, {})
@@ -260,11 +272,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_its_replays_are_byte_ident
     out_at_kill = len(output_log.accounted())
 
     second = workers.start()  # an empty data directory: the dedup state comes back from the changelog
-    done = output_log.read_until(lambda: expected <= output_log.accounted(), 400, alive(second))
-    assert done, (len(expected - output_log.accounted()), workers.log(1)[-3000:])
-    wait_until_committed(settings)
-    output_log.read_to_end()
-    delivery = output_log.delivery()
+    delivery = output_log.final_delivery(settings, expected, 400, alive(second), lambda: workers.log(1))
     print(
         f"\nSIGKILL: {len(articles)} articles + {len(blank)} blank bodies, killed after {out_at_kill} were out; "
         f"{delivery.figures()}; {time.monotonic() - started:.0f} s"
@@ -305,11 +313,7 @@ def test_a_worker_joining_and_leaving_under_load_loses_nothing_and_copies_are_st
     second.send_signal(signal.SIGTERM)
     second.wait(timeout=60)  # a clean leave, within the time a deployment waits before SIGKILL
     publish(settings, keyed(articles[750:]))
-    done = output_log.read_until(lambda: expected <= output_log.accounted(), 240, alive(first))
-    assert done, (len(expected - output_log.accounted()), workers.log(0)[-3000:])
-    wait_until_committed(settings)
-    output_log.read_to_end()
-    delivery = output_log.delivery()
+    delivery = output_log.final_delivery(settings, expected, 240, alive(first), lambda: workers.log(0))
     print(
         f"\njoin/leave: {len(expected)} inputs, second worker held raw partitions {sorted(held)}, consumed "
         f"{second_records} and left (exit {second.returncode}) with {backlog_at_leave} inputs not yet out; "
@@ -359,9 +363,7 @@ def test_the_worker_recovers_by_itself_after_the_broker_freezes_for_30_s(tmp_pat
             assert done, (len(expected - output_log.accounted()), worker.poll(), workers.log()[-3000:])
             all_out = time.time() - resumed_at
             first_sent = min((created for _, created in after_freeze() if created >= resumed_at), default=math.nan)
-            wait_until_committed(settings)
-            output_log.read_to_end()
-            delivery = output_log.delivery()
+            delivery = output_log.final_delivery(settings, expected, 1, alive(worker), workers.log)
             print(
                 f"\nbroker frozen {OUTAGE_S:.0f} s with {out_before}/{len(expected)} inputs out: first output after "
                 f"SIGCONT seen at +{first_seen:.1f} s, first one sent after SIGCONT at +{first_sent - resumed_at:.1f} s, all out at "
