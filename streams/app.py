@@ -204,27 +204,31 @@ def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None =
         consumer, monitor = app.consumer, app.monitor
         sources = {topics.raw.get_topic_name(), topics.analyzed.get_topic_name()}
         # Changelog standbys and Faust's internal topics are not the agents' backlog.
-        assigned = [tp for tp in consumer.assignment() if tp.topic in sources]
-        progress.keep_only(f"{tp.topic}[{tp.partition}]" for tp in assigned)
+        assigned = {f"{tp.topic}[{tp.partition}]": tp for tp in consumer.assignment() if tp.topic in sources}
+        progress.keep_only(assigned)
         if not assigned:
             metrics.report_stalled({})
             return
+        # Fetched but unprocessed messages are backlog too: the read offset, not the fetch position.
+        positions: dict[str, int | None] = {}
+        for name, tp in assigned.items():
+            read, committed = monitor.tp_read_offsets.get(tp), monitor.tp_committed_offsets.get(tp)
+            positions[name] = read + 1 if read is not None else committed
+        unread = [assigned[name] for name, position in positions.items() if position is None]
         try:
             # From the broker, not from the fetch responses: a partition never fetched still shows its lag.
-            end_offsets = await consumer.highwaters(*assigned)
-            earliest = await consumer.earliest_offsets(*assigned)
+            end_offsets = await consumer.highwaters(*assigned.values())
+            earliest = await consumer.earliest_offsets(*unread) if unread else {}
         except Exception as exc:  # e.g. mid-rebalance; an exception in a timer would crash the whole worker
             log.debug("offsets unavailable this round", exc_info=exc)
             return
         now = time.monotonic()
-        for tp in assigned:
-            read, committed = monitor.tp_read_offsets.get(tp), monitor.tp_committed_offsets.get(tp)
-            # Fetched but unprocessed messages are backlog too: the read offset, not the fetch position.
-            position = read + 1 if read is not None else committed if committed is not None else earliest.get(tp)
+        for name, tp in assigned.items():
+            position = positions[name] if positions[name] is not None else earliest.get(tp)
             end_offset = end_offsets.get(tp)
             if position is None or end_offset is None:
                 continue
-            lag = progress.observe(f"{tp.topic}[{tp.partition}]", position, end_offset, now)
+            lag = progress.observe(name, position, end_offset, now)
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
         stalled = progress.stalled(now, settings.health_max_stall_s)
         metrics.report_stalled(stalled)

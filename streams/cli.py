@@ -112,7 +112,7 @@ def worker() -> None:
     # Models load before the worker joins the group, so it never holds partitions it cannot yet serve. (Loading them
     # while it joined saved 1.5 s of start-up, but a worker restarted right after a kill then joined while the dead
     # member was still in the group, and the second rebalance, mid-fetch, left Faust's commit of the analysed topic
-    # stuck in 3 of 5 runs of the SIGKILL test.)
+    # stuck in runs of the SIGKILL test.)
     analyzer = build_analyzer(
         settings, on_inference=lambda model, seconds: metrics.inference_seconds.labels(model).observe(seconds)
     )
