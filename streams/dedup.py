@@ -205,38 +205,47 @@ class DedupIndex:
 
     def _best_copy(self, candidate: Candidate, neighbours: list[tuple[_Entry, float]]) -> tuple[DedupVerdict, str] | None:
         config = self.config
-        best: tuple[float, _Entry, float, float] | None = None
         mine = candidate.fingerprint
-        for entry, cosine in neighbours:
-            theirs = entry.fingerprint
-            contained = containment(mine.signature, mine.shingles, theirs.signature, theirs.shingles)
-            ratio = min(mine.shingles, theirs.shingles) / max(1, mine.shingles, theirs.shingles)
-            lexical_copy = contained >= config.near_duplicate_containment and ratio >= config.near_duplicate_min_size_ratio
-            if (lexical_copy or cosine >= config.near_duplicate_cosine) and (best is None or contained > best[0]):
-                best = (contained, entry, cosine, jaccard(mine.signature, theirs.signature))
-        if best is None:
+        # All neighbours at once: one comparison of stacked signatures instead of one per neighbour.
+        theirs = [entry.fingerprint for entry, _ in neighbours]
+        signatures = np.stack([fingerprint.signature for fingerprint in theirs])
+        shingles = np.array([fingerprint.shingles for fingerprint in theirs])
+        similarity = jaccard(mine.signature, signatures)
+        contained = containment(mine.signature, mine.shingles, signatures, shingles)
+        ratio = np.minimum(mine.shingles, shingles) / np.maximum(1, np.maximum(mine.shingles, shingles))
+        cosines = np.array([cosine for _, cosine in neighbours])
+        lexical_copy = (contained >= config.near_duplicate_containment) & (ratio >= config.near_duplicate_min_size_ratio)
+        copies = lexical_copy | (cosines >= config.near_duplicate_cosine)
+        if not copies.any():
             return None
-        contained, entry, cosine, similarity = best
+        best = int(np.argmax(np.where(copies, contained, -1.0)))  # the first of equals, in neighbour order
+        entry, cosine = neighbours[best]
         verdict = DedupVerdict(
             tier=DedupTier.NEAR_DUPLICATE,
-            score=round(max(contained, cosine), 4),
+            score=round(max(float(contained[best]), cosine), 4),
             duplicate_of=entry.id,
-            evidence=f"shingle containment {contained:.2f}, jaccard {similarity:.2f}, embedding cosine {cosine:.3f}",
+            evidence=(
+                f"shingle containment {contained[best]:.2f}, jaccard {similarity[best]:.2f}, embedding cosine {cosine:.3f}"
+            ),
         )
         return verdict, entry.story_id
 
     def term_similarity(self, mine: Fingerprint, theirs: Fingerprint) -> float:
         """Cosine of IDF-weighted specific terms, with document frequencies of the articles in the window."""
+        return self._term_cosine(self._term_weights(mine), theirs)
+
+    def _term_weights(self, fingerprint: Fingerprint) -> tuple[dict[int, float], float]:
+        """IDF-weighted terms and their norm: computed once for a candidate, then compared with each neighbour."""
         documents = len(self.entries) + 1
+        weights = {
+            term: (1.0 + math.log(count)) * (math.log((documents + 1) / (self.term_documents[term] + 1)) + 1.0)
+            for term, count in fingerprint.terms
+        }
+        return weights, math.sqrt(sum(w * w for w in weights.values()))
 
-        def weights(terms: tuple[tuple[int, int], ...]) -> dict[int, float]:
-            return {
-                term: (1.0 + math.log(count)) * (math.log((documents + 1) / (self.term_documents[term] + 1)) + 1.0)
-                for term, count in terms
-            }
-
-        a, b = weights(mine.terms), weights(theirs.terms)
-        norm = math.sqrt(sum(w * w for w in a.values())) * math.sqrt(sum(w * w for w in b.values()))
+    def _term_cosine(self, mine: tuple[dict[int, float], float], theirs: Fingerprint) -> float:
+        (a, norm_a), (b, norm_b) = mine, self._term_weights(theirs)
+        norm = norm_a * norm_b
         return sum(a[t] * b[t] for t in a.keys() & b.keys()) / norm if norm else 0.0
 
     def story_probability(self, cosine: float, terms: float) -> float:
@@ -246,8 +255,9 @@ class DedupIndex:
 
     def _story(self, candidate: Candidate, neighbours: list[tuple[_Entry, float]]) -> tuple[DedupVerdict, str | None]:
         by_story: defaultdict[str, list[tuple[float, _Entry, float, float]]] = defaultdict(list)
+        mine = self._term_weights(candidate.fingerprint)
         for entry, cosine in neighbours:
-            terms = self.term_similarity(candidate.fingerprint, entry.fingerprint)
+            terms = self._term_cosine(mine, entry.fingerprint)
             by_story[entry.story_id].append((self.story_probability(cosine, terms), entry, cosine, terms))
         best_story, best_score, best_match = None, 0.0, None
         for story_id, matches in by_story.items():

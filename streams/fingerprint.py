@@ -69,13 +69,17 @@ def fingerprint(title: str, body: str) -> Fingerprint:
     return Fingerprint(signature=signature, shingles=shingles, terms=specific_terms(f"{title}\n{body}"))
 
 
-def jaccard(a: npt.NDArray[np.uint16], b: npt.NDArray[np.uint16]) -> float:
-    agreement = float(np.mean(a == b))
-    return max(0.0, (agreement - _COLLISION) / (1.0 - _COLLISION))
+def jaccard(a: npt.NDArray[np.uint16], b: npt.NDArray[np.uint16]) -> npt.NDArray[np.float64]:
+    """Estimated Jaccard similarity of signature ``a`` with ``b``, one signature or a stack of them (one per row)."""
+    agreement = np.mean(a == b, axis=-1)
+    return np.maximum(0.0, (agreement - _COLLISION) / (1.0 - _COLLISION))
 
 
-def containment(a: npt.NDArray[np.uint16], shingles_a: int, b: npt.NDArray[np.uint16], shingles_b: int) -> float:
-    """Estimated share of the smaller article's shingles found in the larger one (1.0: one contains the other)."""
+def containment(
+    a: npt.NDArray[np.uint16], shingles_a: int, b: npt.NDArray[np.uint16], shingles_b: int | npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Estimated share of the smaller article's shingles found in the larger one (1.0: one contains the other), for
+    ``b`` one signature or a stack of them."""
     similarity = jaccard(a, b)
     shared = similarity * (shingles_a + shingles_b) / (1.0 + similarity)
-    return min(1.0, shared / max(1, min(shingles_a, shingles_b)))
+    return np.minimum(1.0, shared / np.maximum(1, np.minimum(shingles_a, shingles_b)))
