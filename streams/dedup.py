@@ -18,8 +18,9 @@ import heapq
 import math
 import re
 import unicodedata
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -30,7 +31,15 @@ from pydantic import BaseModel, ConfigDict
 from usearch.index import Index
 
 from models import DedupTier, DedupVerdict
-from streams.fingerprint import Fingerprint, containment, decode_signature, encode_signature, jaccard
+from streams.fingerprint import (
+    SIGNATURE_DTYPE,
+    Fingerprint,
+    containment,
+    encode_signature,
+    jaccard,
+    pack_terms,
+    unpack_terms,
+)
 
 TRACKING_PARAMETERS = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|ocid|at_.*|_ga|igshid)$", re.I)
 NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -87,13 +96,6 @@ class StoredArticle(BaseModel):
     def is_copy(self) -> bool:
         return self.verdict.tier in (DedupTier.EXACT, DedupTier.NEAR_DUPLICATE)
 
-    def fingerprint(self) -> Fingerprint:
-        return Fingerprint(
-            signature=decode_signature(self.signature),
-            shingles=self.shingles,
-            terms=self.terms,
-        )
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -127,13 +129,19 @@ class DedupConfig:
     window_s: float = 7 * 24 * 3600.0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
+    """An indexed article, kept compact: the MinHash signature as bytes and the specific terms as one flat array
+    (about 600 bytes an article less than a numpy array and int tuples), unpacked for the neighbours a decision
+    compares."""
+
     id: str
     story_id: str
     url_key: str | None
     text_key: str
-    fingerprint: Fingerprint
+    signature: bytes
+    shingles: int
+    terms: array[int]
     event_time: float
 
 
@@ -207,9 +215,10 @@ class DedupIndex:
         config = self.config
         mine = candidate.fingerprint
         # All neighbours at once: one comparison of stacked signatures instead of one per neighbour.
-        theirs = [entry.fingerprint for entry, _ in neighbours]
-        signatures = np.stack([fingerprint.signature for fingerprint in theirs])
-        shingles = np.array([fingerprint.shingles for fingerprint in theirs])
+        entries = [entry for entry, _ in neighbours]
+        packed = b"".join(entry.signature for entry in entries)
+        signatures = np.frombuffer(packed, dtype=SIGNATURE_DTYPE).reshape(len(entries), -1)
+        shingles = np.array([entry.shingles for entry in entries])
         similarity = jaccard(mine.signature, signatures)
         contained = containment(mine.signature, mine.shingles, signatures, shingles)
         ratio = np.minimum(mine.shingles, shingles) / np.maximum(1, np.maximum(mine.shingles, shingles))
@@ -232,18 +241,18 @@ class DedupIndex:
 
     def term_similarity(self, mine: Fingerprint, theirs: Fingerprint) -> float:
         """Cosine of IDF-weighted specific terms, with document frequencies of the articles in the window."""
-        return self._term_cosine(self._term_weights(mine), theirs)
+        return self._term_cosine(self._term_weights(mine.terms), theirs.terms)
 
-    def _term_weights(self, fingerprint: Fingerprint) -> tuple[dict[int, float], float]:
+    def _term_weights(self, terms: Iterable[Sequence[int]]) -> tuple[dict[int, float], float]:
         """IDF-weighted terms and their norm: computed once for a candidate, then compared with each neighbour."""
         documents = len(self.entries) + 1
         weights = {
             term: (1.0 + math.log(count)) * (math.log((documents + 1) / (self.term_documents[term] + 1)) + 1.0)
-            for term, count in fingerprint.terms
+            for term, count in terms
         }
         return weights, math.sqrt(sum(w * w for w in weights.values()))
 
-    def _term_cosine(self, mine: tuple[dict[int, float], float], theirs: Fingerprint) -> float:
+    def _term_cosine(self, mine: tuple[dict[int, float], float], theirs: Iterable[Sequence[int]]) -> float:
         (a, norm_a), (b, norm_b) = mine, self._term_weights(theirs)
         norm = norm_a * norm_b
         return sum(a[t] * b[t] for t in a.keys() & b.keys()) / norm if norm else 0.0
@@ -255,9 +264,9 @@ class DedupIndex:
 
     def _story(self, candidate: Candidate, neighbours: list[tuple[_Entry, float]]) -> tuple[DedupVerdict, str | None]:
         by_story: defaultdict[str, list[tuple[float, _Entry, float, float]]] = defaultdict(list)
-        mine = self._term_weights(candidate.fingerprint)
+        mine = self._term_weights(candidate.fingerprint.terms)
         for entry, cosine in neighbours:
-            terms = self._term_cosine(mine, entry.fingerprint)
+            terms = self._term_cosine(mine, unpack_terms(entry.terms))
             by_story[entry.story_id].append((self.story_probability(cosine, terms), entry, cosine, terms))
         best_story, best_score, best_match = None, 0.0, None
         for story_id, matches in by_story.items():
@@ -291,16 +300,24 @@ class DedupIndex:
                 continue
             key = self._next_key
             self._next_key += 1
-            fingerprint = stored.fingerprint()
             keys.append(key)
             vectors.append(dequantize(stored.embedding_i8))
-            self.entries[key] = _Entry(stored.id, stored.story_id, stored.url_key, stored.text_key, fingerprint, stored.event_time)
+            self.entries[key] = _Entry(
+                stored.id,
+                stored.story_id,
+                stored.url_key,
+                stored.text_key,
+                base64.b64decode(stored.signature),
+                stored.shingles,
+                pack_terms(stored.terms),
+                stored.event_time,
+            )
             self.key_of[stored.id] = key
             self.story_of[stored.id] = stored.story_id
             if stored.url_key is not None:
                 self.by_url.setdefault(stored.url_key, stored.id)
             self.by_text.setdefault(stored.text_key, stored.id)
-            self.term_documents.update(term for term, _ in fingerprint.terms)
+            self.term_documents.update(term for term, _ in stored.terms)
         if keys:
             self.ann.add(np.array(keys, dtype=np.uint64), np.stack(vectors), threads=0)
 
@@ -322,7 +339,7 @@ class DedupIndex:
                 del self.by_url[entry.url_key]
             if self.by_text.get(entry.text_key) == entry.id:
                 del self.by_text[entry.text_key]
-            for term, _ in entry.fingerprint.terms:
+            for term, _ in unpack_terms(entry.terms):
                 self.term_documents[term] -= 1
                 if self.term_documents[term] <= 0:
                     del self.term_documents[term]

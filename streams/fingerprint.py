@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import unicodedata
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ WORD = re.compile(r"\w+", re.UNICODE)
 SPECIFIC_TERM = re.compile(r"\b(?:[A-Z][\w'’-]+|\d[\d,.:]*\d|\d)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fingerprint:
     signature: npt.NDArray[np.uint16]
     shingles: int
@@ -43,6 +44,17 @@ def encode_signature(signature: npt.NDArray[np.uint16]) -> str:
 
 def decode_signature(encoded: str) -> npt.NDArray[np.uint16]:
     return np.frombuffer(base64.b64decode(encoded), dtype=SIGNATURE_DTYPE)
+
+
+def pack_terms(terms: tuple[tuple[int, int], ...]) -> array[int]:
+    """Terms as one flat array of 32-bit (hash, count) pairs, for an index that keeps many: a tuple of int pairs
+    costs about 96 bytes a term in Python, this 8."""
+    return array("I", [number for pair in terms for number in pair])
+
+
+def unpack_terms(packed: array[int]) -> zip[tuple[int, int]]:
+    """(term hash, count) pairs of ``pack_terms``."""
+    return zip(packed[0::2], packed[1::2], strict=True)
 
 
 def _words(text: str) -> list[str]:

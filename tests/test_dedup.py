@@ -12,7 +12,7 @@ from streams.dedup import (
     normalized_text_key,
     quantize,
 )
-from streams.fingerprint import containment, fingerprint, jaccard
+from streams.fingerprint import containment, fingerprint, jaccard, pack_terms, unpack_terms
 
 QUAKE = (
     "A strong earthquake shook the mountain town of Arvena on Tuesday night, collapsing two schools and a bridge. "
@@ -65,6 +65,15 @@ def test_minhash_tells_a_cut_copy_from_another_article() -> None:
     assert containment(copy.signature, copy.shingles, original.signature, original.shingles) > 0.8
     assert containment(other.signature, other.shingles, original.signature, original.shingles) < 0.2
     assert jaccard(original.signature, original.signature) == 1.0
+
+
+def test_packed_terms_come_back_as_they_went_in() -> None:
+    terms = fingerprint("Arvena quake", QUAKE).terms
+    packed = pack_terms(terms)
+    assert len(terms) > 5 and tuple(unpack_terms(packed)) == terms
+    assert packed.itemsize * len(packed) == 8 * len(terms)
+    assert list(unpack_terms(pack_terms(((2**32 - 1, 70_000),)))) == [(2**32 - 1, 70_000)]
+    assert list(unpack_terms(pack_terms(()))) == []
 
 
 def test_tiers() -> None:
