@@ -23,9 +23,9 @@ from typing import Any
 
 import aiokafka
 import faust
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
-from faust.transport.consumer import RecordMap
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
