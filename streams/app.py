@@ -83,11 +83,12 @@ def create_app(
     The analyzer may still be loading (a worker loads its models while Faust starts and joins the group, which saves
     their load time at start-up): the analyze agent waits for it, and a load that fails stops the worker."""
     metrics = metrics or Metrics()
-    if not isinstance(analyzer, Future):
-        loaded: Future[Analyzer] = Future()
-        loaded.set_result(analyzer)
-        analyzer = loaded
-    models = analyzer
+    models: Future[Analyzer]
+    if isinstance(analyzer, Future):
+        models = analyzer
+    else:
+        models = Future()
+        models.set_result(analyzer)
     app = App(
         settings.app_id,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
