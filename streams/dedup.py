@@ -32,12 +32,13 @@ from usearch.index import Index
 
 from models import DedupTier, DedupVerdict
 from streams.fingerprint import (
-    SIGNATURE_DTYPE,
     Fingerprint,
-    containment,
+    containment_from_jaccard,
     encode_signature,
     jaccard,
     pack_terms,
+    signature_bytes,
+    stack_signatures,
     unpack_terms,
 )
 
@@ -215,12 +216,10 @@ class DedupIndex:
         config = self.config
         mine = candidate.fingerprint
         # All neighbours at once: one comparison of stacked signatures instead of one per neighbour.
-        entries = [entry for entry, _ in neighbours]
-        packed = b"".join(entry.signature for entry in entries)
-        signatures = np.frombuffer(packed, dtype=SIGNATURE_DTYPE).reshape(len(entries), -1)
-        shingles = np.array([entry.shingles for entry in entries])
+        signatures = stack_signatures(entry.signature for entry, _ in neighbours)
+        shingles = np.array([entry.shingles for entry, _ in neighbours])
         similarity = jaccard(mine.signature, signatures)
-        contained = containment(mine.signature, mine.shingles, signatures, shingles)
+        contained = containment_from_jaccard(similarity, mine.shingles, shingles)
         ratio = np.minimum(mine.shingles, shingles) / np.maximum(1, np.maximum(mine.shingles, shingles))
         cosines = np.array([cosine for _, cosine in neighbours])
         lexical_copy = (contained >= config.near_duplicate_containment) & (ratio >= config.near_duplicate_min_size_ratio)
@@ -307,7 +306,7 @@ class DedupIndex:
                 stored.story_id,
                 stored.url_key,
                 stored.text_key,
-                base64.b64decode(stored.signature),
+                signature_bytes(stored.signature),
                 stored.shingles,
                 pack_terms(stored.terms),
                 stored.event_time,

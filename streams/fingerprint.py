@@ -13,6 +13,7 @@ import re
 import unicodedata
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,8 +43,19 @@ def encode_signature(signature: npt.NDArray[np.uint16]) -> str:
     return base64.b64encode(signature.astype(SIGNATURE_DTYPE).tobytes()).decode()
 
 
+def signature_bytes(encoded: str) -> bytes:
+    """An encoded signature's raw bytes: how an index keeps many of them (no array object each)."""
+    return base64.b64decode(encoded)
+
+
 def decode_signature(encoded: str) -> npt.NDArray[np.uint16]:
-    return np.frombuffer(base64.b64decode(encoded), dtype=SIGNATURE_DTYPE)
+    return np.frombuffer(signature_bytes(encoded), dtype=SIGNATURE_DTYPE)
+
+
+def stack_signatures(raw: Iterable[bytes]) -> npt.NDArray[np.uint16]:
+    """Raw signatures as one array, a row each, to compare with all of them at once."""
+    joined = b"".join(raw)
+    return np.frombuffer(joined, dtype=SIGNATURE_DTYPE).reshape(-1, PERMUTATIONS)
 
 
 def pack_terms(terms: tuple[tuple[int, int], ...]) -> array[int]:
@@ -92,6 +104,12 @@ def containment(
 ) -> npt.NDArray[np.float64]:
     """Estimated share of the smaller article's shingles found in the larger one (1.0: one contains the other), for
     ``b`` one signature or a stack of them."""
-    similarity = jaccard(a, b)
+    return containment_from_jaccard(jaccard(a, b), shingles_a, shingles_b)
+
+
+def containment_from_jaccard(
+    similarity: npt.NDArray[np.float64], shingles_a: int, shingles_b: int | npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """``containment`` for a Jaccard estimate already at hand."""
     shared = similarity * (shingles_a + shingles_b) / (1.0 + similarity)
     return np.minimum(1.0, shared / np.maximum(1, np.minimum(shingles_a, shingles_b)))
