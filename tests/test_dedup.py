@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from models import DedupTier
+from models import DedupTier, DedupVerdict
 from streams.dedup import (
     Candidate,
     DedupConfig,
@@ -12,7 +12,7 @@ from streams.dedup import (
     normalized_text_key,
     quantize,
 )
-from streams.fingerprint import containment, fingerprint, jaccard, pack_terms, unpack_terms
+from streams.fingerprint import Fingerprint, containment, fingerprint, jaccard, pack_terms, unpack_terms
 
 QUAKE = (
     "A strong earthquake shook the mountain town of Arvena on Tuesday night, collapsing two schools and a bridge. "
@@ -102,6 +102,32 @@ def test_tiers() -> None:
     assert different.verdict.tier == DedupTier.UNIQUE and different.story_id == "f"
     # Copies point at originals and are not indexed themselves; same-story articles are.
     assert sorted(index.key_of) == ["a", "e", "f"]
+
+
+def test_specific_terms_compare_by_idf_weighted_cosine_for_every_neighbour_at_once() -> None:
+    index = DedupIndex()
+    for number, terms in enumerate((((1, 1), (2, 1)), ((1, 1), (3, 1)), ((4, 1),))):
+        index.add(StoredArticle.model_construct(
+            id=f"s{number}", story_id=f"s{number}", url_key=None, text_key=f"t{number}", embedding_i8=quantize(unit(1, number)),
+            signature="", shingles=0, terms=terms, event_time=0.0,
+            verdict=DedupVerdict(tier=DedupTier.UNIQUE, score=0.0, evidence="test"),
+        ))
+    # Three articles stored: a term in d of them weighs ln(5 / (d + 1)) + 1, times 1 + ln(count).
+    idf = {1: np.log(5 / 3) + 1, 2: np.log(5 / 2) + 1, 3: np.log(5 / 2) + 1, 4: np.log(5 / 2) + 1}
+    mine = {1: (1 + np.log(2)) * idf[1], 2: idf[2]}
+    neighbours = [((1, 1), (3, 1)), ((2, 1), (1, 1)), ((4, 1),), ()]
+
+    def expected(theirs: tuple[tuple[int, int], ...]) -> float:
+        weights = {term: (1 + np.log(count)) * idf[term] for term, count in theirs}
+        norms = np.linalg.norm(list(mine.values())) * np.linalg.norm(list(weights.values()))
+        return sum(mine[t] * weights[t] for t in mine.keys() & weights.keys()) / norms if weights else 0.0
+
+    cosines = index._term_cosines(index._term_weights(((1, 2), (2, 1))), [pack_terms(terms) for terms in neighbours])
+    assert cosines == pytest.approx([expected(terms) for terms in neighbours])
+    assert cosines[1] > cosines[0] > 0.0 == cosines[2] == cosines[3]
+    signature = np.zeros(128, dtype=np.uint16)
+    pair = Fingerprint(signature, 0, ((1, 2), (2, 1))), Fingerprint(signature, 0, neighbours[0])
+    assert index.term_similarity(*pair) == pytest.approx(expected(neighbours[0]))
 
 
 def test_window_evicts_old_articles_and_copies() -> None:
