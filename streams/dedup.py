@@ -7,7 +7,9 @@ Tiers, checked in order:
 3. same_story: a different article on the same event. A logistic score over embedding cosine and the overlap of
    specific terms (names, places, numbers, IDF-weighted), averaged over the story's best matching members;
 4. unique: a new story.
-Candidates come from an approximate nearest-neighbour index (usearch HNSW, int8 vectors). Plain Python, no Kafka.
+Candidates come from an approximate nearest-neighbour index (usearch HNSW, int8 vectors) and, because that search
+misses close neighbours in a crowded window, from the articles sharing the candidate's rarest specific terms. Plain
+Python, no Kafka.
 """
 
 from __future__ import annotations
@@ -129,6 +131,12 @@ class DedupConfig:
     story_threshold: float = 0.5
     story_members: int = 3
     neighbours: int = 20
+    # Candidates besides the embedding's nearest neighbours: indexed articles sharing the candidate's rarest specific
+    # terms (names, places, figures). In a window crowded with articles on one topic the HNSW search misses a story's
+    # members (`make bench`); their shared names still find them. A term in more than ``term_postings_max`` indexed
+    # articles is too common to pick candidates by, and is not used for that until it leaves the window.
+    term_neighbours: int = 20
+    term_postings_max: int = 50
     window_s: float = 7 * 24 * 3600.0
 
 
@@ -166,6 +174,8 @@ class DedupIndex:
         self.by_text: dict[str, str] = {}
         self.story_of: dict[str, str] = {}
         self.term_documents: Counter[int] = Counter()
+        self.postings: dict[int, list[int]] = {}  # term -> keys of the indexed articles with it, oldest first
+        self.common_terms: set[int] = set()
         self.expiry: list[tuple[float, str]] = []
         self.newest = 0.0
         self._next_key = 0
@@ -200,6 +210,7 @@ class DedupIndex:
                 original = index[key]
                 return DedupVerdict(tier=DedupTier.EXACT, score=1.0, duplicate_of=original, evidence=signal), self.story_of[original]
         neighbours = self._neighbours(candidate.vector)
+        neighbours += self._term_neighbours(candidate, {id(entry) for entry, _ in neighbours})
         if not neighbours:
             return DedupVerdict(tier=DedupTier.UNIQUE, score=0.0, evidence="no similar article in the window"), None
         copy = self._best_copy(candidate, neighbours)
@@ -212,6 +223,24 @@ class DedupIndex:
             return []
         found = self.ann.search(vector, min(self.config.neighbours, len(self.entries)))
         pairs = [(self.entries[key], 1.0 - distance) for key, distance in zip(found.keys.tolist(), found.distances.tolist(), strict=True)]
+        return [(entry, cosine) for entry, cosine in pairs if cosine >= self.config.candidate_cosine]
+
+    def _term_neighbours(self, candidate: Candidate, found: set[int]) -> list[tuple[_Entry, float]]:
+        """Up to ``term_neighbours`` indexed articles (not in ``found``, by ``id`` of their entry) that share the
+        candidate's rarest terms, newest first within a term, with their embedding cosine."""
+        rare = sorted((self.term_documents[term], term) for term, _ in candidate.fingerprint.terms if term in self.postings)
+        keys: dict[int, None] = {}
+        for _, term in rare:
+            for key in reversed(self.postings[term]):
+                if len(keys) == self.config.term_neighbours:
+                    break
+                if id(self.entries[key]) not in found:
+                    keys[key] = None
+        if not keys:
+            return []
+        stored = np.stack(self.ann.get(np.fromiter(keys, dtype=np.uint64, count=len(keys)))).astype(np.float32)
+        cosines = (stored @ candidate.vector) / np.maximum(np.linalg.norm(stored, axis=1), 1e-9)
+        pairs = zip((self.entries[key] for key in keys), cosines.tolist(), strict=True)
         return [(entry, cosine) for entry, cosine in pairs if cosine >= self.config.candidate_cosine]
 
     def _best_copy(self, candidate: Candidate, neighbours: list[tuple[_Entry, float]]) -> tuple[DedupVerdict, str] | None:
@@ -332,7 +361,15 @@ class DedupIndex:
             if stored.url_key is not None:
                 self.by_url.setdefault(stored.url_key, stored.id)
             self.by_text.setdefault(stored.text_key, stored.id)
-            self.term_documents.update(term for term, _ in stored.terms)
+            for term, _ in stored.terms:
+                self.term_documents[term] += 1
+                if term in self.common_terms:
+                    continue
+                if self.term_documents[term] > self.config.term_postings_max:
+                    self.common_terms.add(term)
+                    self.postings.pop(term, None)
+                else:
+                    self.postings.setdefault(term, []).append(key)
         if keys:
             self.ann.add(np.array(keys, dtype=np.uint64), np.stack(vectors), threads=0)
 
@@ -356,6 +393,10 @@ class DedupIndex:
                 del self.by_text[entry.text_key]
             for term, _ in unpack_terms(entry.terms):
                 self.term_documents[term] -= 1
+                if term in self.postings:
+                    self.postings[term].remove(key)
                 if self.term_documents[term] <= 0:
                     del self.term_documents[term]
+                    self.postings.pop(term, None)
+                    self.common_terms.discard(term)
         return evicted

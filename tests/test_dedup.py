@@ -28,6 +28,11 @@ OTHER_QUAKE = (
     "were evacuated. Ferries to the islands were cancelled while divers checked the harbour walls."
 )
 
+FOLLOW_UP = (
+    "Engineers in Arvena said on Wednesday that the bridge destroyed by Tuesday's 6.2 earthquake will take months to "
+    "rebuild. Mayor Lena Voss said the eleven people rescued by teams from Dorsk were recovering."
+)
+
 
 def unit(*values: float) -> np.ndarray:
     vector = np.zeros(384, dtype=np.float32)
@@ -92,9 +97,7 @@ def test_tiers() -> None:
     assert (near.verdict.tier, near.verdict.duplicate_of, near.story_id) == (DedupTier.NEAR_DUPLICATE, "a", "a")
     assert "containment" in near.verdict.evidence
 
-    follow_up = ("Engineers in Arvena said on Wednesday that the bridge destroyed by Tuesday's 6.2 earthquake will take "
-                 "months to rebuild. Mayor Lena Voss said the eleven people rescued by teams from Dorsk were recovering.")
-    same_story = stored_from(index, "e", unit(1, 0.6, 0), follow_up)
+    same_story = stored_from(index, "e", unit(1, 0.6, 0), FOLLOW_UP)
     assert (same_story.verdict.tier, same_story.story_id) == (DedupTier.SAME_STORY, "a")
 
     # Another earthquake: as close in embedding as the follow-up, but none of its names and numbers.
@@ -128,6 +131,33 @@ def test_specific_terms_compare_by_idf_weighted_cosine_for_every_neighbour_at_on
     signature = np.zeros(128, dtype=np.uint16)
     pair = Fingerprint(signature, 0, ((1, 2), (2, 1))), Fingerprint(signature, 0, neighbours[0])
     assert index.term_similarity(*pair) == pytest.approx(expected(neighbours[0]))
+
+
+@pytest.mark.parametrize("term_neighbours", [20, 0])
+def test_a_story_member_the_nearest_neighbour_search_misses_is_found_by_its_names(term_neighbours: int) -> None:
+    # One nearest neighbour only: the other earthquake is nearer in embedding than the original story, as a crowded
+    # topic makes it in a large window.
+    index = DedupIndex(DedupConfig(neighbours=1, term_neighbours=term_neighbours))
+    stored_from(index, "a", unit(1, 0, 0), QUAKE)
+    stored_from(index, "b", unit(1, 0, 0.5), OTHER_QUAKE)
+    joined = stored_from(index, "c", unit(1, 0.3, 0.6), FOLLOW_UP)
+    if term_neighbours:
+        assert (joined.verdict.tier, joined.story_id, joined.verdict.duplicate_of) == (DedupTier.SAME_STORY, "a", "a")
+    else:
+        assert (joined.verdict.tier, joined.story_id) == (DedupTier.UNIQUE, "c")
+
+
+def test_term_postings_follow_the_window_and_drop_common_terms() -> None:
+    index = DedupIndex(DedupConfig(window_s=3600, term_postings_max=1))
+    stored_from(index, "a", unit(1, 0, 0), QUAKE, when=0.0)
+    arvena = next(term for term, _ in fingerprint("", "Arvena").terms)
+    assert index.postings[arvena] == [index.key_of["a"]]
+    stored_from(index, "b", unit(0, 1, 0), "Arvena counts the cost. " + OTHER_QUAKE, when=10.0)
+    assert arvena not in index.postings and arvena in index.common_terms  # in two articles: too common
+    stored_from(index, "c", unit(0, 0, 1), "A quiet week in the capital, Tiros.", when=5000.0)
+    assert index.evict_expired() == ["a", "b"]
+    assert arvena not in index.common_terms and arvena not in index.term_documents
+    assert all(index.key_of["c"] in keys and len(keys) == 1 for keys in index.postings.values())
 
 
 def test_window_evicts_old_articles_and_copies() -> None:
