@@ -210,7 +210,7 @@ class DedupIndex:
                 original = index[key]
                 return DedupVerdict(tier=DedupTier.EXACT, score=1.0, duplicate_of=original, evidence=signal), self.story_of[original]
         neighbours = self._neighbours(candidate.vector)
-        neighbours += self._term_neighbours(candidate, {id(entry) for entry, _ in neighbours})
+        neighbours += self._term_neighbours(candidate, {entry.id for entry, _ in neighbours})
         if not neighbours:
             return DedupVerdict(tier=DedupTier.UNIQUE, score=0.0, evidence="no similar article in the window"), None
         copy = self._best_copy(candidate, neighbours)
@@ -225,20 +225,19 @@ class DedupIndex:
         pairs = [(self.entries[key], 1.0 - distance) for key, distance in zip(found.keys.tolist(), found.distances.tolist(), strict=True)]
         return [(entry, cosine) for entry, cosine in pairs if cosine >= self.config.candidate_cosine]
 
-    def _term_neighbours(self, candidate: Candidate, found: set[int]) -> list[tuple[_Entry, float]]:
-        """Up to ``term_neighbours`` indexed articles (not in ``found``, by ``id`` of their entry) that share the
-        candidate's rarest terms, newest first within a term, with their embedding cosine."""
+    def _term_neighbours(self, candidate: Candidate, found: set[str]) -> list[tuple[_Entry, float]]:
+        """Up to ``term_neighbours`` indexed articles, other than those ``found`` (ids), that share the candidate's
+        rarest terms (newest first within a term), with their embedding cosine."""
         rare = sorted((self.term_documents[term], term) for term, _ in candidate.fingerprint.terms if term in self.postings)
-        keys: dict[int, None] = {}
+        sharing: dict[int, None] = {}  # keys in order, once each
         for _, term in rare:
-            for key in reversed(self.postings[term]):
-                if len(keys) == self.config.term_neighbours:
-                    break
-                if id(self.entries[key]) not in found:
-                    keys[key] = None
+            if len(sharing) >= self.config.term_neighbours:
+                break
+            sharing.update((key, None) for key in reversed(self.postings[term]) if self.entries[key].id not in found)
+        keys = list(sharing)[: self.config.term_neighbours]
         if not keys:
             return []
-        stored = np.stack(self.ann.get(np.fromiter(keys, dtype=np.uint64, count=len(keys)))).astype(np.float32)
+        stored = np.stack(self.ann.get(np.array(keys, dtype=np.uint64))).astype(np.float32)
         cosines = (stored @ candidate.vector) / np.maximum(np.linalg.norm(stored, axis=1), 1e-9)
         pairs = zip((self.entries[key] for key in keys), cosines.tolist(), strict=True)
         return [(entry, cosine) for entry, cosine in pairs if cosine >= self.config.candidate_cosine]
