@@ -41,6 +41,7 @@ from streams.fingerprint import (
     pack_terms,
     signature_bytes,
     stack_signatures,
+    stack_terms,
     unpack_terms,
 )
 
@@ -288,8 +289,7 @@ class DedupIndex:
         """The candidate's term cosine with each of the neighbours' packed terms, all neighbours in one pass of numpy
         (per-neighbour dictionaries of weights took about half of a decision)."""
         weights, norm = mine
-        pairs = np.frombuffer(b"".join(packed), dtype=np.uint32).reshape(-1, 2)
-        owner = np.repeat(np.arange(len(packed)), [len(terms) // 2 for terms in packed])
+        pairs, owner = stack_terms(packed)
         hashes = pairs[:, 0].tolist()
         document_counts = np.array([self.term_documents.get(term, 0) for term in hashes], dtype=np.float64)
         theirs = (1.0 + np.log(pairs[:, 1].astype(np.float64))) * self._idf(document_counts)

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +67,13 @@ def pack_terms(terms: tuple[tuple[int, int], ...]) -> array[int]:
 def unpack_terms(packed: array[int]) -> zip[tuple[int, int]]:
     """(term hash, count) pairs of ``pack_terms``."""
     return zip(packed[0::2], packed[1::2], strict=True)
+
+
+def stack_terms(packed: Sequence[array[int]]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.intp]]:
+    """The (term hash, count) pairs of many ``pack_terms`` arrays as one array, a pair a row, and the position in
+    ``packed`` each row came from: to compare with all of them at once."""
+    pairs = np.frombuffer(b"".join(packed), dtype=np.uint32).reshape(-1, 2)
+    return pairs, np.repeat(np.arange(len(packed)), [len(terms) // 2 for terms in packed])
 
 
 def _words(text: str) -> list[str]:

@@ -32,6 +32,10 @@ def resident_bytes() -> int:
         return int(statm.read().split()[1]) * 4096
 
 
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    return (vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)).astype(np.float32)
+
+
 def news_like_vectors(count: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Chunks of unit vectors: topics, stories around topics, articles around stories."""
     topics = rng.normal(size=(2_000, 384)).astype(np.float32)
@@ -39,7 +43,7 @@ def news_like_vectors(count: int, rng: np.random.Generator) -> Iterator[np.ndarr
         size = min(50_000, count - start)
         stories = topics[rng.integers(0, len(topics), size)] + rng.normal(scale=0.8, size=(size, 384)).astype(np.float32)
         vectors = stories + rng.normal(scale=0.5, size=(size, 384)).astype(np.float32)
-        yield vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        yield unit_rows(vectors)
 
 
 def stored_articles(count: int, rng: np.random.Generator) -> Iterator[tuple[StoredArticle, np.ndarray]]:
@@ -61,13 +65,11 @@ STORIES = 1_000
 STORY_MEMBERS = 4
 
 
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    return (vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)).astype(np.float32)
-
-
-def planted_stories(near: np.ndarray, first_number: int, rng: np.random.Generator) -> tuple[list[StoredArticle], list[Candidate]]:
+def planted_stories(
+    near: np.ndarray, first_number: int, rng: np.random.Generator
+) -> tuple[list[StoredArticle], list[tuple[str, Candidate]]]:
     """Stories of ``STORY_MEMBERS`` stored articles each, around articles of ``near`` (so in a crowded topic), and a
-    further member of each as a probe; members share their story's specific terms."""
+    further member of each as a probe, with its story's id; members share their story's specific terms."""
     centres = unit_rows(near[rng.integers(0, len(near), STORIES)] + rng.normal(scale=0.045, size=(STORIES, 384)))
     members = unit_rows(centres[:, None, :] + rng.normal(scale=0.033, size=(STORIES, STORY_MEMBERS + 1, 384)))
     stored, probes = [], []
@@ -85,18 +87,18 @@ def planted_stories(near: np.ndarray, first_number: int, rng: np.random.Generato
                 ))
             else:
                 fingerprint = Fingerprint(signature, 300, terms)
-                probes.append(Candidate(article_id, None, article_id, quantize(vector), fingerprint, float(first_number + story)))
+                probe = Candidate(article_id, None, article_id, quantize(vector), fingerprint, float(first_number + story))
+                probes.append((story_id, probe))
     return stored, probes
 
 
-def story_recall(index: DedupIndex, probes: list[Candidate]) -> tuple[float, float, float]:
+def story_recall(index: DedupIndex, probes: list[tuple[str, Candidate]]) -> tuple[float, float, float]:
     """The share of the stories' stored members among each probe's nearest neighbours, and of the probes that join
     their story: as configured, and with the nearest neighbours alone (no candidates by shared terms)."""
     configured = index.config
     ann_alone = replace(configured, term_neighbours=0)
     found, joined, joined_ann_alone = [], [], []
-    for probe in probes:
-        story_id = probe.id.rsplit("-", 1)[0] + "-0"
+    for story_id, probe in probes:
         neighbours = index.ann.search(probe.vector, configured.neighbours)
         found.append(sum(index.entries[key].story_id == story_id for key in neighbours.keys.tolist()) / STORY_MEMBERS)
         joined.append(index.decide(probe)[1] == story_id)
