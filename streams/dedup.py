@@ -20,7 +20,6 @@ import heapq
 import re
 import unicodedata
 from array import array
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -38,12 +37,11 @@ from streams.fingerprint import (
     containment_from_jaccard,
     encode_signature,
     jaccard,
-    pack_terms,
     signature_bytes,
     stack_signatures,
     stack_terms,
-    unpack_terms,
 )
+from streams.term_index import TermIndex
 
 TRACKING_PARAMETERS = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|ocid|at_.*|_ga|igshid)$", re.I)
 NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -137,15 +135,18 @@ class DedupConfig:
     # members (`make bench`); their shared names still find them. A term in more than ``term_postings_max`` indexed
     # articles is too common to pick candidates by, and is not used for that until it leaves the window.
     term_neighbours: int = 20
+    # The carriers of the candidate's rarest terms whose embedding is compared to pick those ``term_neighbours``:
+    # more than ``term_postings_max``, so that all carriers of the rarest term are compared.
+    term_pool: int = 64
     term_postings_max: int = 50
     window_s: float = 7 * 24 * 3600.0
 
 
 @dataclass(slots=True)
 class _Entry:
-    """An indexed article, kept compact: the MinHash signature as bytes and the specific terms as one flat array
-    (about 600 bytes an article less than a numpy array and int tuples), unpacked for the neighbours a decision
-    compares."""
+    """An indexed article, kept compact: the MinHash signature as bytes and the specific terms as one flat array of
+    (slot, count) pairs of the ``TermIndex`` (about 600 bytes an article less than a numpy array and int tuples),
+    unpacked for the neighbours a decision compares."""
 
     id: str
     story_id: str
@@ -155,6 +156,13 @@ class _Entry:
     shingles: int
     terms: array[int]
     event_time: float
+
+
+@dataclass(frozen=True)
+class _CandidateTerms:
+    slots: npt.NDArray[np.intp]  # of the candidate's terms that some article of the window carries, ascending
+    weights: npt.NDArray[np.float64]  # of those terms, in the same order
+    norm: float  # over all the candidate's terms
 
 
 @dataclass
@@ -174,9 +182,7 @@ class DedupIndex:
         self.by_url: dict[str, str] = {}
         self.by_text: dict[str, str] = {}
         self.story_of: dict[str, str] = {}
-        self.term_documents: Counter[int] = Counter()
-        self.postings: dict[int, list[int]] = {}  # term -> keys of the indexed articles with it, oldest first
-        self.common_terms: set[int] = set()
+        self.terms = TermIndex(self.config.term_postings_max)
         self.expiry: list[tuple[float, str]] = []
         self.newest = 0.0
         self._next_key = 0
@@ -211,7 +217,7 @@ class DedupIndex:
                 original = index[key]
                 return DedupVerdict(tier=DedupTier.EXACT, score=1.0, duplicate_of=original, evidence=signal), self.story_of[original]
         neighbours = self._neighbours(candidate.vector)
-        neighbours += self._term_neighbours(candidate, {entry.id for entry, _ in neighbours})
+        neighbours += self._term_neighbours(candidate, {self.key_of[entry.id] for entry, _ in neighbours})
         if not neighbours:
             return DedupVerdict(tier=DedupTier.UNIQUE, score=0.0, evidence="no similar article in the window"), None
         copy = self._best_copy(candidate, neighbours)
@@ -226,21 +232,18 @@ class DedupIndex:
         pairs = [(self.entries[key], 1.0 - distance) for key, distance in zip(found.keys.tolist(), found.distances.tolist(), strict=True)]
         return [(entry, cosine) for entry, cosine in pairs if cosine >= self.config.candidate_cosine]
 
-    def _term_neighbours(self, candidate: Candidate, found: set[str]) -> list[tuple[_Entry, float]]:
-        """Up to ``term_neighbours`` indexed articles, other than those ``found`` (ids), that share the candidate's
-        rarest terms (newest first within a term), with their embedding cosine."""
-        rare = sorted((self.term_documents[term], term) for term, _ in candidate.fingerprint.terms if term in self.postings)
-        sharing: dict[int, None] = {}  # keys in order, once each
-        for _, term in rare:
-            if len(sharing) >= self.config.term_neighbours:
-                break
-            sharing.update((key, None) for key in reversed(self.postings[term]) if self.entries[key].id not in found)
-        keys = list(sharing)[: self.config.term_neighbours]
-        if not keys:
+    def _term_neighbours(self, candidate: Candidate, found: set[int]) -> list[tuple[_Entry, float]]:
+        """Up to ``term_neighbours`` indexed articles, other than those ``found`` (keys), among the ``term_pool``
+        sharing the candidate's rarest terms: the nearest of them in embedding, with their cosine. (The nearest, not
+        the newest: the rarest term of an edited copy may be carried by 50 articles, one of them its original.)"""
+        terms = (term for term, _ in candidate.fingerprint.terms)
+        keys = np.array(self.terms.sharing_rarest(terms, self.config.term_pool, exclude=found), dtype=np.uint64)
+        if not len(keys):
             return []
-        stored = np.stack(self.ann.get(np.array(keys, dtype=np.uint64))).astype(np.float32)
+        stored = np.stack(self.ann.get(keys)).astype(np.float32)
         cosines = (stored @ candidate.vector) / np.maximum(np.linalg.norm(stored, axis=1), 1e-9)
-        pairs = zip((self.entries[key] for key in keys), cosines.tolist(), strict=True)
+        nearest = np.argsort(-cosines, kind="stable")[: self.config.term_neighbours]
+        pairs = zip((self.entries[key] for key in keys[nearest].tolist()), cosines[nearest].tolist(), strict=True)
         return [(entry, cosine) for entry, cosine in pairs if cosine >= self.config.candidate_cosine]
 
     def _best_copy(self, candidate: Candidate, neighbours: list[tuple[_Entry, float]]) -> tuple[DedupVerdict, str] | None:
@@ -271,30 +274,43 @@ class DedupIndex:
 
     def term_similarity(self, mine: Fingerprint, theirs: Fingerprint) -> float:
         """Cosine of IDF-weighted specific terms, with document frequencies of the articles in the window."""
-        return float(self._term_cosines(self._term_weights(mine.terms), [pack_terms(theirs.terms)])[0])
+        mine_weights, their_weights = (
+            dict(zip((term for term, _ in terms), self._term_weights(terms)[1].tolist(), strict=True))
+            for terms in (mine.terms, theirs.terms)
+        )
+        norms = np.sqrt(sum(w * w for w in mine_weights.values()) * sum(w * w for w in their_weights.values()))
+        dot = sum(weight * their_weights.get(term, 0.0) for term, weight in mine_weights.items())
+        return float(dot / norms) if norms > 0 else 0.0
 
-    def _idf(self, document_counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def _weights(self, counts: npt.NDArray[np.generic], document_counts: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
+        """A term's weight: (1 + ln of its count in the article) times its IDF over the window."""
         documents = len(self.entries) + 1
-        return np.log((documents + 1) / (document_counts + 1)) + 1.0
+        idf = np.log((documents + 1) / (document_counts.astype(np.float64) + 1)) + 1.0
+        return (1.0 + np.log(counts.astype(np.float64))) * idf
 
-    def _term_weights(self, terms: Sequence[Sequence[int]]) -> tuple[dict[int, float], float]:
-        """IDF-weighted terms and their norm: computed once for a candidate, then compared with each neighbour."""
-        hashes = [term for term, _ in terms]
-        counts = np.array([count for _, count in terms], dtype=np.float64)
-        document_counts = np.array([self.term_documents.get(term, 0) for term in hashes], dtype=np.float64)
-        weights = (1.0 + np.log(counts)) * self._idf(document_counts)
-        return dict(zip(hashes, weights.tolist(), strict=True)), float(np.sqrt(np.dot(weights, weights)))
+    def _term_weights(self, terms: Sequence[tuple[int, int]]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+        """The terms' slots (-1: in no article of the window) and weights."""
+        slots, document_counts = self.terms.lookup([term for term, _ in terms])
+        return slots, self._weights(np.array([count for _, count in terms]), document_counts)
 
-    def _term_cosines(self, mine: tuple[dict[int, float], float], packed: Sequence[array[int]]) -> npt.NDArray[np.float64]:
-        """The candidate's term cosine with each of the neighbours' packed terms, all neighbours in one pass of numpy
-        (per-neighbour dictionaries of weights took about half of a decision)."""
-        weights, norm = mine
+    def _candidate_terms(self, terms: Sequence[tuple[int, int]]) -> _CandidateTerms:
+        """The candidate's weighted terms, computed once and compared with each neighbour."""
+        slots, weights = self._term_weights(terms)
+        known = np.flatnonzero(slots >= 0)  # a term no article of the window carries adds to the norm only
+        order = known[np.argsort(slots[known])]
+        return _CandidateTerms(slots[order], weights[order], float(np.sqrt(np.dot(weights, weights))))
+
+    def _term_cosines(self, mine: _CandidateTerms, packed: Sequence[array[int]]) -> npt.NDArray[np.float64]:
+        """The candidate's term cosine with each of the neighbours' packed (slot, count) terms, all neighbours in
+        one pass of numpy (per-neighbour dictionaries of weights took about half of a decision)."""
         pairs, owner = stack_terms(packed)
-        hashes = pairs[:, 0].tolist()
-        document_counts = np.array([self.term_documents.get(term, 0) for term in hashes], dtype=np.float64)
-        theirs = (1.0 + np.log(pairs[:, 1].astype(np.float64))) * self._idf(document_counts)
-        shared = np.array([weights.get(term, 0.0) for term in hashes], dtype=np.float64)
-        norms = np.sqrt(np.bincount(owner, theirs * theirs, minlength=len(packed))) * norm
+        slots = pairs[:, 0].astype(np.intp)
+        theirs = self._weights(pairs[:, 1], self.terms.documents_at(slots))
+        shared = np.zeros(len(slots))
+        if len(mine.slots):
+            position = np.minimum(np.searchsorted(mine.slots, slots), len(mine.slots) - 1)
+            shared = np.where(mine.slots[position] == slots, mine.weights[position], 0.0)
+        norms = np.sqrt(np.bincount(owner, theirs * theirs, minlength=len(packed))) * mine.norm
         dots = np.bincount(owner, theirs * shared, minlength=len(packed))
         return np.divide(dots, norms, out=np.zeros(len(packed)), where=norms > 0)
 
@@ -306,7 +322,7 @@ class DedupIndex:
 
     def _story(self, candidate: Candidate, neighbours: list[tuple[_Entry, float]]) -> tuple[DedupVerdict, str | None]:
         cosines = np.array([cosine for _, cosine in neighbours])
-        terms = self._term_cosines(self._term_weights(candidate.fingerprint.terms), [entry.terms for entry, _ in neighbours])
+        terms = self._term_cosines(self._candidate_terms(candidate.fingerprint.terms), [entry.terms for entry, _ in neighbours])
         probabilities = self.story_probability(cosines, terms).tolist()
         # Each story's best few members (the mean of a few: one lookalike member cannot pull an article into a story),
         # from one sort of all neighbours; stories in neighbour order, so that the first of equal scores wins.
@@ -352,7 +368,7 @@ class DedupIndex:
                 stored.text_key,
                 signature_bytes(stored.signature),
                 stored.shingles,
-                pack_terms(stored.terms),
+                self.terms.add(key, stored.terms),
                 stored.event_time,
             )
             self.key_of[stored.id] = key
@@ -360,15 +376,6 @@ class DedupIndex:
             if stored.url_key is not None:
                 self.by_url.setdefault(stored.url_key, stored.id)
             self.by_text.setdefault(stored.text_key, stored.id)
-            for term, _ in stored.terms:
-                self.term_documents[term] += 1
-                if term in self.common_terms:
-                    continue
-                if self.term_documents[term] > self.config.term_postings_max:
-                    self.common_terms.add(term)
-                    self.postings.pop(term, None)
-                else:
-                    self.postings.setdefault(term, []).append(key)
         if keys:
             self.ann.add(np.array(keys, dtype=np.uint64), np.stack(vectors), threads=0)
 
@@ -390,12 +397,5 @@ class DedupIndex:
                 del self.by_url[entry.url_key]
             if self.by_text.get(entry.text_key) == entry.id:
                 del self.by_text[entry.text_key]
-            for term, _ in unpack_terms(entry.terms):
-                self.term_documents[term] -= 1
-                if term in self.postings:
-                    self.postings[term].remove(key)
-                if self.term_documents[term] <= 0:
-                    del self.term_documents[term]
-                    self.postings.pop(term, None)
-                    self.common_terms.discard(term)
+            self.terms.remove(key, entry.terms)
         return evicted

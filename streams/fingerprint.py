@@ -58,19 +58,19 @@ def stack_signatures(raw: Iterable[bytes]) -> npt.NDArray[np.uint16]:
     return np.frombuffer(joined, dtype=SIGNATURE_DTYPE).reshape(-1, PERMUTATIONS)
 
 
-def pack_terms(terms: tuple[tuple[int, int], ...]) -> array[int]:
-    """Terms as one flat array of 32-bit (hash, count) pairs, for an index that keeps many: a tuple of int pairs
-    costs about 96 bytes a term in Python, this 8."""
+def pack_terms(terms: Sequence[tuple[int, int]]) -> array[int]:
+    """Terms as one flat array of 32-bit (term, count) pairs, for an index that keeps many: a tuple of int pairs
+    costs about 96 bytes a term in Python, this 8. A term is its hash, or its slot in ``term_index.TermIndex``."""
     return array("I", [number for pair in terms for number in pair])
 
 
 def unpack_terms(packed: array[int]) -> zip[tuple[int, int]]:
-    """(term hash, count) pairs of ``pack_terms``."""
+    """(term, count) pairs of ``pack_terms``."""
     return zip(packed[0::2], packed[1::2], strict=True)
 
 
 def stack_terms(packed: Sequence[array[int]]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.intp]]:
-    """The (term hash, count) pairs of many ``pack_terms`` arrays as one array, a pair a row, and the position in
+    """The (term, count) pairs of many ``pack_terms`` arrays as one array, a pair a row, and the position in
     ``packed`` each row came from: to compare with all of them at once."""
     pairs = np.frombuffer(b"".join(packed), dtype=np.uint32).reshape(-1, 2)
     return pairs, np.repeat(np.arange(len(packed)), [len(terms) // 2 for terms in packed])

@@ -117,19 +117,20 @@ def test_specific_terms_compare_by_idf_weighted_cosine_for_every_neighbour_at_on
         ))
     # Three articles stored: a term in d of them weighs ln(5 / (d + 1)) + 1, times 1 + ln(count).
     idf = {1: np.log(5 / 3) + 1, 2: np.log(5 / 2) + 1, 3: np.log(5 / 2) + 1, 4: np.log(5 / 2) + 1}
-    mine = {1: (1 + np.log(2)) * idf[1], 2: idf[2]}
-    neighbours = [((1, 1), (3, 1)), ((2, 1), (1, 1)), ((4, 1),), ()]
+    mine = {1: (1 + np.log(2)) * idf[1], 2: idf[2], 5: (1 + np.log(3)) * (np.log(5 / 1) + 1)}  # 5: in no article
+    neighbours = [((1, 1), (3, 1)), ((1, 1), (2, 1)), ((4, 1),), ()]  # the stored s1, s0 and s2, and no terms
 
     def expected(theirs: tuple[tuple[int, int], ...]) -> float:
         weights = {term: (1 + np.log(count)) * idf[term] for term, count in theirs}
         norms = np.linalg.norm(list(mine.values())) * np.linalg.norm(list(weights.values()))
         return sum(mine[t] * weights[t] for t in mine.keys() & weights.keys()) / norms if weights else 0.0
 
-    cosines = index._term_cosines(index._term_weights(((1, 2), (2, 1))), [pack_terms(terms) for terms in neighbours])
+    stored_terms = [index.entries[index.key_of[article]].terms for article in ("s1", "s0", "s2")] + [pack_terms(())]
+    cosines = index._term_cosines(index._candidate_terms(((1, 2), (2, 1), (5, 3))), stored_terms)
     assert cosines == pytest.approx([expected(terms) for terms in neighbours])
     assert cosines[1] > cosines[0] > 0.0 == cosines[2] == cosines[3]
     signature = np.zeros(128, dtype=np.uint16)
-    pair = Fingerprint(signature, 0, ((1, 2), (2, 1))), Fingerprint(signature, 0, neighbours[0])
+    pair = Fingerprint(signature, 0, ((1, 2), (2, 1), (5, 3))), Fingerprint(signature, 0, neighbours[0])
     assert index.term_similarity(*pair) == pytest.approx(expected(neighbours[0]))
 
 
@@ -151,13 +152,13 @@ def test_term_postings_follow_the_window_and_drop_common_terms() -> None:
     index = DedupIndex(DedupConfig(window_s=3600, term_postings_max=1))
     stored_from(index, "a", unit(1, 0, 0), QUAKE, when=0.0)
     arvena = next(term for term, _ in fingerprint("", "Arvena").terms)
-    assert index.postings[arvena] == [index.key_of["a"]]
+    assert index.terms.postings[arvena] == [index.key_of["a"]]
     stored_from(index, "b", unit(0, 1, 0), "Arvena counts the cost. " + OTHER_QUAKE, when=10.0)
-    assert arvena not in index.postings and arvena in index.common_terms  # in two articles: too common
+    assert arvena not in index.terms.postings and arvena in index.terms.common  # in two articles: too common
     stored_from(index, "c", unit(0, 0, 1), "A quiet week in the capital, Tiros.", when=5000.0)
     assert index.evict_expired() == ["a", "b"]
-    assert arvena not in index.common_terms and arvena not in index.term_documents
-    assert all(index.key_of["c"] in keys and len(keys) == 1 for keys in index.postings.values())
+    assert arvena not in index.terms.common and arvena not in index.terms.slot_of
+    assert all(index.key_of["c"] in keys and len(keys) == 1 for keys in index.terms.postings.values())
 
 
 def test_window_evicts_old_articles_and_copies() -> None:
