@@ -25,7 +25,7 @@ class TermIndex:
         self.postings_max = postings_max
         self.slot_of: dict[int, int] = {}  # term hash -> slot
         self._term_in = array("I")  # slot -> term hash
-        self._documents = array("i")  # slot -> articles of the window that carry the term
+        self._documents = array("i")  # slot -> articles of the window that carry the term (C ints: numpy intc)
         self._free: list[int] = []
         self.postings: dict[int, list[int]] = {}  # rare term hash -> keys of the articles with it, oldest first
         self.common: set[int] = set()
@@ -74,14 +74,14 @@ class TermIndex:
                 self.postings.pop(term, None)
                 self.common.discard(term)
 
-    def documents_at(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.int32]:
+    def documents_at(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.intc]:
         """Document counts of the terms in ``slots``, in one lookup."""
-        return np.frombuffer(self._documents, dtype=np.int32)[slots] if len(slots) else np.zeros(0, dtype=np.int32)
+        return np.frombuffer(self._documents, dtype=np.intc)[slots] if len(slots) else np.zeros(0, dtype=np.intc)
 
-    def lookup(self, terms: Sequence[int]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int32]]:
+    def lookup(self, terms: Sequence[int]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intc]]:
         """Slots (-1: no article of the window carries the term) and document counts of term hashes."""
         slots = np.array([self.slot_of.get(term, -1) for term in terms], dtype=np.intp)
-        counts = np.zeros(len(slots), dtype=np.int32)
+        counts = np.zeros(len(slots), dtype=np.intc)
         known = slots >= 0
         counts[known] = self.documents_at(slots[known])
         return slots, counts
