@@ -27,8 +27,9 @@ class TermIndex:
         self._term_in = array("I")  # slot -> term hash
         self._documents = array("i")  # slot -> articles of the window that carry the term (C ints: numpy intc)
         self._free: list[int] = []
-        self.postings: dict[int, list[int]] = {}  # rare term hash -> keys of the articles with it, oldest first
-        self.common: set[int] = set()
+        # Rare term hash -> keys of the articles with it, oldest first. A term of the window without postings is
+        # common: it went over ``postings_max`` and stays common until it leaves the window.
+        self.postings: dict[int, list[int]] = {}
 
     def add(self, key: int, terms: Iterable[tuple[int, int]]) -> array[int]:
         """Count in the (term hash, count) pairs of the article indexed under ``key``; returns them as the flat
@@ -40,14 +41,21 @@ class TermIndex:
                 slot = self._new_slot(term)
             self._documents[slot] += 1
             slotted.append((slot, count))
-            if term in self.common:
-                continue
+            keys = self.postings.get(term)
+            if keys is None and self._documents[slot] > 1:
+                continue  # common
             if self._documents[slot] > self.postings_max:
-                self.common.add(term)
                 self.postings.pop(term, None)
+            elif keys is None:
+                self.postings[term] = [key]
             else:
-                self.postings.setdefault(term, []).append(key)
+                keys.append(key)
         return pack_terms(slotted)
+
+    @property
+    def common(self) -> set[int]:
+        """The window's terms too common to find candidates by."""
+        return {term for term in self.slot_of if term not in self.postings}
 
     def _new_slot(self, term: int) -> int:
         if self._free:
@@ -72,7 +80,6 @@ class TermIndex:
                 del self.slot_of[term]
                 self._free.append(slot)
                 self.postings.pop(term, None)
-                self.common.discard(term)
 
     def documents_at(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.intc]:
         """Document counts of the terms in ``slots``, in one lookup."""
