@@ -303,7 +303,11 @@ def main() -> None:
     # vectors).
     window = Settings().embed_max_tokens
     embedder = Embedder(max_tokens=window)
-    results = {"embedding_window_tokens": window, "bbc": evaluate_bbc(embedder, bbc), "ecbplus": evaluate_ecb(embedder, ecb)}
+    results = {
+        "embedding_window_tokens": window,
+        "bbc": evaluate_bbc(embedder, bbc),
+        "ecbplus": evaluate_ecb(embedder, ecb),
+    }
     print(json.dumps(results, indent=2))
 
 
