@@ -140,6 +140,7 @@ def floor_run(
 def _floor_share(
     settings: Settings, articles: Sequence[BenchArticle], warmup: BenchArticle, start: Barrier, runs: Queue[Run]
 ) -> None:
+    """One process of a floor in several: times its share from the moment all processes have loaded."""
     runs.put(floor_run(settings, articles, warmup, start.wait))
 
 
@@ -402,7 +403,8 @@ def report_table(report: Report, workers: int) -> Table:
     for column in ("measure", "result", "goal", "met"):
         table.add_column(column, justify="right" if column != "measure" else "left")
     floor, naive, ours, latency = report.floor, report.naive, report.newsstream, report.latency
-    table.add_row(f"(a) compute floor: batched models + dedup, no Kafka, {workers} process(es)", f"{floor.rate:.2f}/s", "", "")
+    floor_label = f"(a) compute floor: batched models + dedup, no Kafka, {workers} process(es)"
+    table.add_row(floor_label, f"{floor.rate:.2f}/s", "", "")
     table.add_row("(b) naive loop: kafka-python, one message at a time", f"{naive.rate:.2f}/s", "", "")
     table.add_row(f"(c) newsstream end to end, {workers} worker(s)", f"{ours.rate:.2f}/s", "", "")
     table.add_row("c/a", f"{ours.rate / floor.rate:.2f}", f">= {GOALS['c/a']:.2f}", verdict(ours.rate / floor.rate >= GOALS["c/a"]))
