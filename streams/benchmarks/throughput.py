@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import queue
 import shlex
 import subprocess
 import sys
@@ -159,7 +160,15 @@ def compute_floor(settings: Settings, articles: Sequence[BenchArticle], warmup: 
         share.start()
     start.wait(timeout=timeout_for(0))
     started = time.perf_counter()
-    done = [runs.get(timeout=timeout_for(len(articles))) for _ in shares]
+    done: list[Run] = []
+    while len(done) < len(shares):
+        try:
+            done.append(runs.get(timeout=1.0))
+        except queue.Empty:
+            if any(share.exitcode not in (None, 0) for share in shares):
+                raise RuntimeError("a compute floor process failed (its traceback is above)") from None
+            if time.perf_counter() - started > timeout_for(len(articles)):
+                raise TimeoutError("the compute floor processes did not finish") from None
     seconds = time.perf_counter() - started
     for share in shares:
         share.join()
