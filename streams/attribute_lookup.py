@@ -56,7 +56,8 @@ class LookupAttributeRuler(AttributeRuler):
         scorer: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__(vocab, name, validate=validate, scorer=scorer)
-        self._by_key: defaultdict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+        # (tag, lowercase form) -> the (rule number, match id) of the rules that match it
+        self._by_key: defaultdict[tuple[str | None, str | None], list[tuple[int, int]]] = defaultdict(list)
         self._others = Matcher(vocab, validate=validate)
 
     def clear(self) -> None:
@@ -68,12 +69,13 @@ class LookupAttributeRuler(AttributeRuler):
         patterns = list(patterns)
         attr_id = len(self.attrs)
         super().add(patterns, attrs, index)  # the full Matcher too, so that ``patterns`` and serialisation stay whole
+        match_id = self.vocab.strings[str(attr_id)]
         keys = _lookup_keys(patterns)
         if keys is None:
-            self._others.add(self.vocab.strings[str(attr_id)], patterns)
+            self._others.add(match_id, patterns)
         else:
             for key in keys:
-                self._by_key[key].append(attr_id)
+                self._by_key[key].append((attr_id, match_id))
 
     def match(self, doc: Doc) -> list[tuple[int, int, int, int]]:
         # Matches are computed before any is applied, as the ruler does, and sorted as it sorts them: by pattern.
@@ -82,8 +84,8 @@ class LookupAttributeRuler(AttributeRuler):
         for token in doc:
             tag, lower = token.tag_, token.lower_
             for key in ((tag, None), (None, lower), (tag, lower)):
-                for attr_id in by_key.get(key, ()):
-                    matches.append((attr_id, strings[str(attr_id)], token.i, token.i + 1))
+                for attr_id, match_id in by_key.get(key, ()):
+                    matches.append((attr_id, match_id, token.i, token.i + 1))
         matches.sort()
         return matches
 

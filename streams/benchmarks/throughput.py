@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 from kafka import KafkaConsumer, KafkaProducer
+from prometheus_client.process_collector import ProcessCollector
 from rich.console import Console
 from rich.table import Table
 
@@ -218,14 +219,15 @@ def publish(client: KafkaProducer, topic: str, articles: Sequence[BenchArticle])
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
-    """User and system CPU time of the processes so far (Linux /proc; their children not included)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        # Fields after the command name, which is in brackets and may hold spaces: utime and stime are 12th and 13th.
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+    """User and system CPU time of the processes so far (their children not included), as prometheus_client's process
+    collector reads it from /proc."""
+    return sum(
+        sample.value
+        for pid in pids
+        for family in ProcessCollector(pid=lambda pid=pid: pid, registry=None).collect()
+        if family.name == "process_cpu_seconds"
+        for sample in family.samples
+    )
 
 
 def timeout_for(count: int) -> float:
