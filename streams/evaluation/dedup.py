@@ -21,8 +21,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
 from models import DedupTier
+from streams.analyze import EmbedsTexts
 from streams.dedup import Candidate, DedupConfig, DedupIndex, StoredArticle, dequantize, normalized_text_key, quantize
-from streams.embedding import Embedder
+from streams.embedding import load_embedder
 from streams.evaluation.common import require
 from streams.fingerprint import fingerprint
 from streams.nlp import article_text
@@ -87,7 +88,7 @@ def edited_copies(title: str, body: str, rng: random.Random) -> dict[str, tuple[
 class Corpus:
     """Texts with their embeddings and fingerprints, as the analyze stage would compute them."""
 
-    def __init__(self, embedder: Embedder, ids: list[str], titles: list[str], bodies: list[str]) -> None:
+    def __init__(self, embedder: EmbedsTexts, ids: list[str], titles: list[str], bodies: list[str]) -> None:
         self.ids, self.titles, self.bodies = ids, titles, bodies
         started = time.perf_counter()
         vectors = embedder.embed([article_text(t, b) for t, b in zip(titles, bodies, strict=True)])
@@ -105,7 +106,7 @@ class Corpus:
 
 # -- BBC: exact and near-duplicate ------------------------------------------------------------------------------
 
-def evaluate_bbc(embedder: Embedder, path: Path) -> dict[str, object]:
+def evaluate_bbc(embedder: EmbedsTexts, path: Path) -> dict[str, object]:
     articles = [json.loads(line) for line in path.read_text().splitlines()]
     by_md5: defaultdict[str, list[str]] = defaultdict(list)
     by_body: defaultdict[str, list[str]] = defaultdict(list)
@@ -246,7 +247,7 @@ def _pair_features(corpus: Corpus, members: list[int]) -> tuple[np.ndarray, list
     return np.array(features), pairs
 
 
-def evaluate_ecb(embedder: Embedder, path: Path) -> dict[str, object]:
+def evaluate_ecb(embedder: EmbedsTexts, path: Path) -> dict[str, object]:
     documents = [json.loads(line) for line in path.read_text().splitlines()]
     texts = ["\n".join(_detokenize(s) for s in d["sentences"]) for d in documents]
     corpus = Corpus(embedder, [d["doc_name"] for d in documents], [""] * len(texts), texts)
@@ -299,12 +300,12 @@ def evaluate_ecb(embedder: Embedder, path: Path) -> dict[str, object]:
 
 def main() -> None:
     bbc, ecb = require("bbc_news_fulltext/bbc_news.jsonl", "ecbplus_event_coref/ecbplus_docs.jsonl")
-    # The window the workers use (NEWSSTREAM_EMBED_MAX_TOKENS), on the reference backend (the ONNX one gives the same
-    # vectors).
-    window = Settings().embed_max_tokens
-    embedder = Embedder(max_tokens=window)
+    # The embedding the workers use: backend and window from the settings (NEWSSTREAM_EMBED_BACKEND, _MAX_TOKENS).
+    settings = Settings()
+    embedder = load_embedder(settings)
     results = {
-        "embedding_window_tokens": window,
+        "embedding": embedder.version,
+        "embedding_window_tokens": settings.embed_max_tokens,
         "bbc": evaluate_bbc(embedder, bbc),
         "ecbplus": evaluate_ecb(embedder, ecb),
     }
