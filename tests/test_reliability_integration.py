@@ -128,7 +128,9 @@ class OutputLog:
         """Once every expected input is out and the group has committed everything (no replay can follow), the whole
         output, repeats dropped."""
         done = self.read_until(lambda: expected <= self.accounted(), timeout_s, keep_going)
-        assert done, (len(expected - self.accounted()), worker_log()[-3000:])
+        # Which inputs, and whether the group's commits are behind (a stall) or not (inputs skipped).
+        missing = sorted(expected - self.accounted())
+        assert done, (len(missing), missing[:40], group_backlog(settings), worker_log()[-3000:])
         wait_until_committed(settings)
         self.read_to_end()
         return self.delivery()
@@ -173,27 +175,29 @@ def output_log(settings: Settings) -> Iterator[OutputLog]:
     log.close()
 
 
-def wait_until_committed(settings: Settings, timeout_s: float = 60.0) -> None:
-    """Until the workers' group has committed every raw and analysed message: no replay can follow, so the output
-    topics are complete. Faust commits every 2.8 s."""
+def group_backlog(settings: Settings) -> dict[TopicPartition, int]:
+    """Per raw and analysed partition, the messages past the workers' group's committed offset."""
     topics = (settings.topic_raw, settings.topic_analyzed)
     reader = consumer(settings)
     client = admin(settings)
     try:
         partitions = [TopicPartition(topic, p) for topic in topics for p in reader.partitions_for_topic(topic)]
         ends = reader.end_offsets(partitions)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            offsets = client.list_group_offsets({settings.app_id: partitions})[settings.app_id]
-            committed = {tp: meta.offset for tp, meta in offsets.items()}  # -1: nothing committed yet
-            behind = {tp: end - committed.get(tp, -1) for tp, end in ends.items() if committed.get(tp, -1) < end}
-            if not behind:
-                return
-            assert time.monotonic() < deadline, f"not committed after {timeout_s} s: {behind}"
-            time.sleep(0.5)
+        offsets = client.list_group_offsets({settings.app_id: partitions})[settings.app_id]
+        committed = {tp: meta.offset for tp, meta in offsets.items()}  # -1: nothing committed yet
+        return {tp: end - max(committed.get(tp, -1), 0) for tp, end in ends.items() if committed.get(tp, -1) < end}
     finally:
         reader.close()
         client.close()
+
+
+def wait_until_committed(settings: Settings, timeout_s: float = 60.0) -> None:
+    """Until the workers' group has committed every raw and analysed message: no replay can follow, so the output
+    topics are complete. Faust commits every 2.8 s."""
+    deadline = time.monotonic() + timeout_s
+    while behind := group_backlog(settings):
+        assert time.monotonic() < deadline, f"not committed after {timeout_s} s: {behind}"
+        time.sleep(0.5)
 
 
 def assert_delivered(delivery: Delivery, articles: set[str], blank: set[str]) -> None:
