@@ -12,6 +12,7 @@ import math
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,7 +131,7 @@ class OutputLog:
         done = self.read_until(lambda: expected <= self.accounted(), timeout_s, keep_going)
         # Which inputs, and whether the group's commits are behind (a stall) or not (inputs skipped).
         missing = sorted(expected - self.accounted())
-        assert done, (len(missing), missing[:40], group_backlog(settings), worker_log()[-3000:])
+        assert done, (len(missing), missing[:40], group_backlog_now(settings), worker_log()[-3000:])
         wait_until_committed(settings)
         self.read_to_end()
         return self.delivery()
@@ -175,29 +176,41 @@ def output_log(settings: Settings) -> Iterator[OutputLog]:
     log.close()
 
 
-def group_backlog(settings: Settings) -> dict[TopicPartition, int]:
-    """Per raw and analysed partition, the messages past the workers' group's committed offset."""
+@contextmanager
+def group_backlog(settings: Settings) -> Iterator[Callable[[], dict[TopicPartition, int]]]:
+    """A probe of the workers' group: per raw and analysed partition, the messages past its committed offset (end
+    offsets as of opening). One reader and one admin client for all the probe's calls."""
     topics = (settings.topic_raw, settings.topic_analyzed)
     reader = consumer(settings)
     client = admin(settings)
     try:
         partitions = [TopicPartition(topic, p) for topic in topics for p in reader.partitions_for_topic(topic)]
         ends = reader.end_offsets(partitions)
-        offsets = client.list_group_offsets({settings.app_id: partitions})[settings.app_id]
-        committed = {tp: meta.offset for tp, meta in offsets.items()}  # -1: nothing committed yet
-        return {tp: end - max(committed.get(tp, -1), 0) for tp, end in ends.items() if committed.get(tp, -1) < end}
+
+        def behind() -> dict[TopicPartition, int]:
+            offsets = client.list_group_offsets({settings.app_id: partitions})[settings.app_id]
+            committed = {tp: meta.offset for tp, meta in offsets.items()}  # -1: nothing committed yet
+            return {tp: end - committed.get(tp, -1) for tp, end in ends.items() if committed.get(tp, -1) < end}
+
+        yield behind
     finally:
         reader.close()
         client.close()
+
+
+def group_backlog_now(settings: Settings) -> dict[TopicPartition, int]:
+    with group_backlog(settings) as behind:
+        return behind()
 
 
 def wait_until_committed(settings: Settings, timeout_s: float = 60.0) -> None:
     """Until the workers' group has committed every raw and analysed message: no replay can follow, so the output
     topics are complete. Faust commits every 2.8 s."""
     deadline = time.monotonic() + timeout_s
-    while behind := group_backlog(settings):
-        assert time.monotonic() < deadline, f"not committed after {timeout_s} s: {behind}"
-        time.sleep(0.5)
+    with group_backlog(settings) as backlog:
+        while behind := backlog():
+            assert time.monotonic() < deadline, f"not committed after {timeout_s} s: {behind}"
+            time.sleep(0.5)
 
 
 def assert_delivered(delivery: Delivery, articles: set[str], blank: set[str]) -> None:
