@@ -1,5 +1,5 @@
-"""Faust's aiokafka transport with the consumer's fetch wait taken from the settings, and a fetch that only takes
-records of the partitions that were active when it started.
+"""Faust's aiokafka transport with the consumer's fetch wait taken from the settings, a fetch that only takes records
+of the partitions that were active when it started, and a commit before partitions are revoked.
 
 Faust fixes the worker consumer's ``fetch_max_wait_ms`` at 1,500 ms. Apache Kafka answers a waiting fetch as soon
 as data arrives, but Tansu, the embedded broker, holds aiokafka's fetch for the whole wait: each hop of the
@@ -14,6 +14,11 @@ processed: the commit stayed behind them for good, or they were lost (the SIGKIL
 100 ms fetch wait); with no committed offset to seek back to, the partition was never read again (a restarted worker
 that fetched nothing). The fetch here gets a copy of the set, none at all when the set is empty, and the records of a
 partition paused while it waited are handed back to the fetcher (a seek to the first of them) instead of dropped.
+
+At a rebalance, Faust drops its record of the acked offsets of every revoked partition before it waits for the streams
+and commits, so everything processed since the last periodic commit (every 2.8 s) was processed again by the
+partition's next owner: a second worker joining and leaving under load repeated 0-478 of 901 enriched records (21
+runs), 0-11 once the consumer commits first (5 runs).
 """
 
 from __future__ import annotations
@@ -59,6 +64,12 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        # Faust forgets the acks of revoked partitions before it waits for the streams and commits: what was processed
+        # since the last periodic commit went to the next owner to process again. Commit it while Faust still has it.
+        await self.commit()
+        await super().on_partitions_revoked(revoked)
 
 
 async def fetch_active(
