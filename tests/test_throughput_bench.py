@@ -45,13 +45,16 @@ def test_auto_falls_back_to_generated_and_bbc_refuses_when_the_dataset_is_absent
 
 def test_report_shows_ratios_goals_and_the_one_million_a_day_check() -> None:
     report = Report(
-        floor=Run(100, 10.0), naive=Run(100, 40.0), naive_ready_s=5.0, newsstream=Run(100, 10.5), ready_s=8.0,
+        floor_before=Run(100, 9.5), floor_after=Run(100, 10.5), naive=Run(100, 40.0), naive_ready_s=5.0,
+        newsstream=Run(100, 10.5), ready_s=8.0,
         latency=Latency(rate=4.8, articles=288, p50=0.4, p95=0.8, max=1.2, histogram_p50=0.5, histogram_p95=1.0),
     )
     console = Console(width=160, record=True)
     console.print(report_table(report, workers=1))
     text = console.export_text()
-    assert "0.95" in text  # c/a
+    assert "10.53/s" in text and "9.52/s" in text  # the floor before and after (c)
+    assert "10.00/s" in text  # both together: 200 articles in 20 s
+    assert "0.95" in text  # c/a, against both together
     assert "3.81" in text  # c/b, below its goal of 4
     assert "822,857/day" in text  # 9.5/s: short of 1M a day
     met = re.findall(r"│\s*(yes|no)\s*│$", text, flags=re.MULTILINE)
