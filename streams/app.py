@@ -99,6 +99,7 @@ def create_app(
         topic_replication_factor=settings.replication_factor,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 3),
+        broker_commit_interval=settings.commit_interval_s,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_max_request_size=DEAD_LETTER_MAX_MESSAGE_BYTES,

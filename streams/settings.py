@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # up to this long there (Faust fixes 1,500 ms; 100 cuts raw-to-enriched p95 to under half a second). Apache Kafka
     # answers at once; there 100 means at most ten empty fetches a second from an idle worker.
     fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500, description="Longest wait of a worker's fetch for data.")
+    # A crash replays what was processed since the last commit: after a SIGKILL, 10 and 183 enriched records were
+    # repeated at 1 s, 36-626 at Faust's 2.8 s (4 runs). A commit a second per worker is nothing to a broker.
+    commit_interval_s: float = Field(
+        default=1.0, gt=0, description="How often a worker commits its processed offsets (a crash replays up to this much)."
+    )
 
     # Kafka connection security, for every client (Faust/aiokafka and kafka-python). Secrets are SecretStr: masked in
     # repr, str and dumps, so they never reach a log line.
