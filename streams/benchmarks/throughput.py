@@ -7,7 +7,7 @@
     article's bytes decoded and validated, the worker's Analyzer (``build_analyzer``: whatever models and backends the
     settings choose) over batches of ``batch_size``, then the dedup decision and the output records serialised,
     article by article, as the ``decide`` agent does. Measured first and again at the end: this shared machine's
-    speed drifts (the floor of the same code has moved between 11.7 and 13.2 articles/s from run to run), so c/a
+    speed drifts (the floor of the same code has moved between 11.7 and 14.1 articles/s from run to run), so c/a
     compares (c) with both floor runs together, which bracket it.
 (b) naive loop: ``streams.benchmarks.naive_loop`` in a subprocess on an embedded broker: kafka-python, one message
     at a time, stock sentence-transformers (torch fp32) and full spaCy ``nlp()`` per message, result to a topic.
@@ -103,7 +103,8 @@ class Report:
     @property
     def floor(self) -> Run:
         """Both floor runs as one: on a shared machine the floor drifts, and (c) runs between the two."""
-        return Run(self.floor_before.articles + self.floor_after.articles, self.floor_before.seconds + self.floor_after.seconds)
+        before, after = self.floor_before, self.floor_after
+        return Run(before.articles + after.articles, before.seconds + after.seconds)
 
 
 def log(message: str) -> None:
