@@ -127,6 +127,9 @@ def create_app(
         await topic.send(key=key, value=value)
         metrics.records_out.labels(agent, topic.get_topic_name()).inc()
 
+    def too_large(kind: str, record: bytes) -> str:
+        return f"its {kind} record is {len(record)} bytes, over NEWSSTREAM_MAX_OUTPUT_BYTES ({settings.max_output_bytes})"
+
     async def send_dead_letter(agent: str, letter: DeadLetter) -> None:
         metrics.dead_letters.labels(letter.reason, letter.stage).inc()
         key = f"{letter.topic}/{letter.partition}/{letter.offset}".encode()
@@ -164,10 +167,14 @@ def create_app(
                 )
                 for (message, _), result in zip(articles, results, strict=True):
                     if isinstance(result, ModelFailure):
-                        letter = dead_letter(message, "model_error", result.detail, stage=result.stage)
+                        await send_dead_letter("analyze", dead_letter(message, "model_error", result.detail, result.stage))
+                        continue
+                    value = result.to_bytes()
+                    if len(value) > settings.max_output_bytes:
+                        letter = dead_letter(message, "too_large", too_large("analysed", value), "analyze")
                         await send_dead_letter("analyze", letter)
                     else:
-                        await send("analyze", topics.analyzed, result.article.id.encode(), result.to_bytes())
+                        await send("analyze", topics.analyzed, result.article.id.encode(), value)
             metrics.processing_seconds.labels("analyze").observe(time.perf_counter() - started)
 
     @table.on_recover
@@ -204,7 +211,12 @@ def create_app(
             if result.duplicate is not None:
                 await send("decide", topics.duplicates, key, result.duplicate.to_bytes())
             if result.enriched is not None:
-                await send("decide", topics.enriched, key, result.enriched.to_bytes())
+                enriched = result.enriched.to_bytes()
+                if len(enriched) > settings.max_output_bytes:  # its story id in every event can outgrow the analysis
+                    letter = dead_letter(raw_message(message), "too_large", too_large("enriched", enriched), "decide")
+                    await send_dead_letter("decide", letter)
+                    continue
+                await send("decide", topics.enriched, key, enriched)
             for found in result.events:
                 await send("decide", topics.events, key, found.to_bytes())
             metrics.processing_seconds.labels("decide").observe(time.perf_counter() - started)

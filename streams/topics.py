@@ -42,12 +42,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     parallel = settings.partitions
     return [
         TopicSpec(settings.topic_raw, parallel, max_message_bytes=RAW_MAX_MESSAGE_BYTES),
-        TopicSpec(settings.topic_enriched, parallel),
+        TopicSpec(settings.topic_enriched, parallel, max_message_bytes=settings.max_output_bytes),
         TopicSpec(settings.topic_duplicates, parallel),
         TopicSpec(settings.topic_events, parallel),
         TopicSpec(settings.topic_deadletter, parallel, max_message_bytes=DEAD_LETTER_MAX_MESSAGE_BYTES),
         # One partition: every dedup decision sees every earlier article, whichever raw partition it came through.
-        TopicSpec(settings.topic_analyzed, 1),
+        TopicSpec(settings.topic_analyzed, 1, max_message_bytes=settings.max_output_bytes),
         TopicSpec(dedup_changelog_topic(settings), 1, compacted=True),
     ]
 

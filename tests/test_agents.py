@@ -120,3 +120,33 @@ def test_the_app_takes_its_group_and_commit_timing_from_the_settings() -> None:
     assert conf.broker_commit_interval == 0.5
     assert conf.broker_session_timeout == 9.0
     assert conf.broker_heartbeat_interval == 3.0
+
+
+async def test_an_article_whose_output_record_is_over_the_limit_is_dead_lettered_not_sent() -> None:
+    limit = 64 * 1024
+    settings = AGENT_SETTINGS.model_copy(update={"max_output_bytes": limit})
+    news_app = create_app(settings, Analyzer(WordHashEmbedder(), BlankParser()))
+    long_body = "The ferry left the harbour on time. " * 2_500  # 90,000 characters: an analysis of over 64 KiB
+    topics = news_app.topics
+    with (
+        patch.object(topics.analyzed, "send", AsyncMock()) as analyzed,
+        patch.object(topics.enriched, "send", AsyncMock()) as enriched,
+        patch.object(topics.events, "send", AsyncMock()) as events,
+        patch.object(topics.deadletter, "send", AsyncMock()) as deadletter,
+    ):
+        async with news_app.analyze.test_context() as agent:
+            await agent.put(article("short", "The ferry left the harbour on time."), key=b"short", wait=False)
+            await agent.put(article("long", long_body), key=b"long", wait=False)
+            await until_called(analyzed, 1)
+            await until_called(deadletter, 1)
+        # A record on the analysed topic whose enriched form is too large (e.g. sent by a worker with a higher limit).
+        async with news_app.decide.test_context() as agent:
+            await agent.put(analyzed_record("long-analysed", long_body), key=b"long-analysed")
+
+    assert [call.kwargs["key"] for call in analyzed.await_args_list] == [b"short"]
+    assert not enriched.await_args_list and not events.await_args_list
+    letters = [DeadLetter.model_validate_json(call.kwargs["value"]) for call in deadletter.await_args_list]
+    assert [(letter.reason, letter.stage) for letter in letters] == [("too_large", "analyze"), ("too_large", "decide")]
+    assert orjson.loads(letters[0].original)["id"] == "long"  # the raw message, byte for byte
+    assert AnalyzedArticle.model_validate_json(letters[1].original).article.id == "long-analysed"
+    assert all("NEWSSTREAM_MAX_OUTPUT_BYTES" in letter.detail for letter in letters)

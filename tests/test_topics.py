@@ -22,4 +22,7 @@ def test_raw_and_dead_letter_topics_carry_their_size_limits_and_the_changelog_is
     assert specs["articles.raw"].configs() == {"max.message.bytes": str(RAW_MAX_MESSAGE_BYTES)}
     assert specs["articles.deadletter"].configs() == {"max.message.bytes": str(DEAD_LETTER_MAX_MESSAGE_BYTES)}
     assert specs["news-dedup-changelog"].configs() == {"cleanup.policy": "compact"}
+    # An analysis can outgrow Kafka's default 1 MB: the analysed and enriched topics take what the worker may send.
+    limit = {"max.message.bytes": str(Settings(_env_file=None).max_output_bytes)}
+    assert specs["newsstream.articles.analyzed"].configs() == specs["articles.enriched"].configs() == limit
     assert (specs["news-dedup-changelog"].partitions, specs["newsstream.articles.analyzed"].partitions) == (1, 1)
