@@ -323,9 +323,28 @@ def _modality(trigger: Token, sentence: Span) -> Modality:
     return Modality.ASSERTED
 
 
-def _date(trigger: Token, sentence: Span) -> Span | None:
+def _dates_by_sentence(doc: Doc) -> dict[int, list[Span]]:
+    """The DATE entities inside each sentence, keyed by the sentence's first token, from one pass over the entities.
+    (``Span.ents`` reads every entity of the document on each call: events of a long article took quadratic time,
+    1.8 s for 60,000 characters.)"""
+    dates = [ent for ent in doc.ents if ent.label_ == "DATE"]
+    by_sentence: dict[int, list[Span]] = {}
+    first = 0
+    for sentence in doc.sents:
+        while first < len(dates) and dates[first].start < sentence.start:
+            first += 1
+        inside = []
+        for ent in dates[first:]:
+            if ent.start >= sentence.end:
+                break
+            if ent.end <= sentence.end:
+                inside.append(ent)
+        by_sentence[sentence.start] = inside
+    return by_sentence
+
+
+def _date(trigger: Token, dates: Sequence[Span]) -> Span | None:
     """The date expression governed by the trigger (or by a verb above it), else the sentence's first one."""
-    dates = [ent for ent in sentence.ents if ent.label_ == "DATE"]
     ancestors = {trigger.i} | {a.i for a in trigger.ancestors}
     for ent in dates:
         head = ent.root.head
@@ -459,6 +478,7 @@ def events_from_doc(
     roles = _Roles(doc, text, entities)
     places = gazetteer()
     events: dict[tuple[str | None, ...], Event] = {}
+    dates = _dates_by_sentence(doc)
     for sentence in doc.sents:
         for frame in _find_frames(sentence, roles.by_token):
             code = refine(frame.code, _phrase_lemmas(frame)) if frame.code is not None else None
@@ -470,7 +490,7 @@ def events_from_doc(
                 frame.actor, frame.target = frame.target, None  # "forces were deployed": they mobilised
             actor, actor_id = roles.name(frame.actor) if _role_ok(frame.actor) else (None, None)
             target, target_id = roles.name(frame.target) if _role_ok(frame.target) else (None, None)
-            date_span = _date(frame.trigger, sentence)
+            date_span = _date(frame.trigger, dates[sentence.start])
             heads = [_lemma(a) for a in list(frame.trigger.ancestors)[:3]]
             observed = frame.nominal and (
                 any(head in PERCEPTION_VERBS for head in heads)  # "observed a total of 14 explosions"

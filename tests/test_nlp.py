@@ -9,7 +9,7 @@ from spacy.tokens import Doc
 
 from models import Modality
 from streams.entities import entities_from_doc
-from streams.events import events_from_doc
+from streams.events import _dates_by_sentence, events_from_doc
 
 VOCAB = spacy.blank("en").vocab
 PUBLISHED = dt.datetime(2024, 12, 2, 8, tzinfo=dt.UTC)  # a Monday
@@ -308,3 +308,16 @@ def test_a_name_in_brackets_after_a_person_is_an_organisation_unless_it_is_a_cou
     assert [(e.canonical, e.type) for e in entities_from_doc(doc, "m")] == [
         ("Luis Figo", "PER"), ("Barcelona", "ORG"), ("Rui Costa", "PER"), ("Portugal", "GPE")
     ]
+
+
+def test_each_sentence_gets_the_dates_inside_it_as_span_ents_gives_them() -> None:
+    # Three sentences; a date in the first, two in the third, and one that runs across the second and third.
+    words = ["Talks", "began", "on", "Monday", ".", "They", "paused", "last", "week", "and", "resumed", "in", "May",
+             "2024", "."]
+    doc = Doc(VOCAB, words=words, sent_starts=[True] + [False] * 4 + [True] + [False] * 2 + [True] + [False] * 6,
+              ents=["O", "O", "O", "B-DATE", "O", "O", "O", "B-DATE", "I-DATE", "O", "O", "O", "B-DATE", "I-DATE", "O"])
+    doc.ents = [*doc.ents, doc.char_span(0, 5, label="ORG")]  # not a date: left out
+    by_sentence = _dates_by_sentence(doc)
+    expected = {s.start: [e.text for e in s.ents if e.label_ == "DATE"] for s in doc.sents}
+    assert {start: [e.text for e in dates] for start, dates in by_sentence.items()} == expected
+    assert expected == {0: ["Monday"], 5: [], 8: ["May 2024"]}  # "last week" crosses a sentence end: in neither
