@@ -333,13 +333,10 @@ def _dates_by_sentence(doc: Doc) -> dict[int, list[Span]]:
     for sentence in doc.sents:
         while first < len(dates) and dates[first].start < sentence.start:
             first += 1
-        inside = []
-        for ent in dates[first:]:
-            if ent.start >= sentence.end:
-                break
-            if ent.end <= sentence.end:
-                inside.append(ent)
-        by_sentence[sentence.start] = inside
+        after = first
+        while after < len(dates) and dates[after].start < sentence.end:
+            after += 1
+        by_sentence[sentence.start] = [ent for ent in dates[first:after] if ent.end <= sentence.end]
     return by_sentence
 
 
