@@ -24,7 +24,7 @@ from streams.analyze import Analyzer, ModelFailure, ReceivedArticle
 from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
 from streams.dedup import DedupIndex, StoredArticle
-from streams.kafka_transport import App
+from streams.kafka_transport import App, completed
 from streams.metrics import Metrics
 from streams.progress import PartitionProgress
 from streams.security import faust_options as security_options
@@ -176,6 +176,7 @@ def create_app(
                     else:
                         await send("analyze", topics.analyzed, result.article.id.encode(), value)
             metrics.processing_seconds.labels("analyze").observe(time.perf_counter() - started)
+            completed(app, [event.message for event in batch])
 
     @table.on_recover
     async def rebuild_index() -> None:
@@ -184,43 +185,47 @@ def create_app(
         metrics.dedup_articles.set(len(index))
         log.info("dedup index rebuilt", extra={"articles": len(index)})
 
+    async def decide_event(message: EventT) -> None:
+        started = time.perf_counter()
+        metrics.records_in.labels("decide").inc()
+        try:
+            analyzed = AnalyzedArticle.model_validate_json(message.value)
+        except ValidationError as exc:  # only our own analyze agent writes here, but never crash on a record
+            await send_dead_letter("decide", dead_letter(raw_message(message), "schema", str(exc)[:500], stage="decide"))
+            return
+        known = table.get(analyzed.article.id)
+        if known is not None:
+            # A replay after a crash or a re-sent article: same verdict, byte-identical outputs.
+            stored = StoredArticle.model_validate_json(known)
+        else:
+            stored = decide(index, analyzed)
+            table[stored.id] = stored.model_dump_json().encode()
+            for expired in index.evict_expired():
+                del table[expired]
+            metrics.dedup_articles.set(len(index))
+        metrics.duplicates.labels(stored.verdict.tier.value).inc()
+        result = outputs(analyzed, stored)
+        key = analyzed.article.id.encode()
+        if result.duplicate is not None:
+            await send("decide", topics.duplicates, key, result.duplicate.to_bytes())
+        if result.enriched is not None:
+            enriched = result.enriched.to_bytes()
+            if len(enriched) > settings.max_output_bytes:  # its story id in every event can outgrow the analysis
+                letter = dead_letter(raw_message(message), "too_large", too_large("enriched", enriched), "decide")
+                await send_dead_letter("decide", letter)
+                return
+            await send("decide", topics.enriched, key, enriched)
+        for found in result.events:
+            await send("decide", topics.events, key, found.to_bytes())
+        metrics.processing_seconds.labels("decide").observe(time.perf_counter() - started)
+        metrics.end_to_end_seconds.observe(max(0.0, time.time() - analyzed.received_at))
+
     # Event by event, not stream.take: Faust only lets a table be written during per-event iteration.
     @app.agent(topics.analyzed, name="decide")
     async def decide_agent(stream: StreamT) -> None:
         async for message in stream.events():
-            started = time.perf_counter()
-            metrics.records_in.labels("decide").inc()
-            try:
-                analyzed = AnalyzedArticle.model_validate_json(message.value)
-            except ValidationError as exc:  # only our own analyze agent writes here, but never crash on a record
-                await send_dead_letter("decide", dead_letter(raw_message(message), "schema", str(exc)[:500], stage="decide"))
-                continue
-            known = table.get(analyzed.article.id)
-            if known is not None:
-                # A replay after a crash or a re-sent article: same verdict, byte-identical outputs.
-                stored = StoredArticle.model_validate_json(known)
-            else:
-                stored = decide(index, analyzed)
-                table[stored.id] = stored.model_dump_json().encode()
-                for expired in index.evict_expired():
-                    del table[expired]
-                metrics.dedup_articles.set(len(index))
-            metrics.duplicates.labels(stored.verdict.tier.value).inc()
-            result = outputs(analyzed, stored)
-            key = analyzed.article.id.encode()
-            if result.duplicate is not None:
-                await send("decide", topics.duplicates, key, result.duplicate.to_bytes())
-            if result.enriched is not None:
-                enriched = result.enriched.to_bytes()
-                if len(enriched) > settings.max_output_bytes:  # its story id in every event can outgrow the analysis
-                    letter = dead_letter(raw_message(message), "too_large", too_large("enriched", enriched), "decide")
-                    await send_dead_letter("decide", letter)
-                    continue
-                await send("decide", topics.enriched, key, enriched)
-            for found in result.events:
-                await send("decide", topics.events, key, found.to_bytes())
-            metrics.processing_seconds.labels("decide").observe(time.perf_counter() - started)
-            metrics.end_to_end_seconds.observe(max(0.0, time.time() - analyzed.received_at))
+            await decide_event(message)
+            completed(app, [message.message])
 
     # Timers run once the agents have started and only while the event loop is responsive: /healthz reads this.
     @app.timer(interval=2.0)
