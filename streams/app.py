@@ -24,7 +24,7 @@ from streams.analyze import Analyzer, ModelFailure, ReceivedArticle
 from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
 from streams.dedup import DedupIndex, StoredArticle
-from streams.kafka_transport import App, completed
+from streams.kafka_transport import App, mark_completed
 from streams.metrics import Metrics
 from streams.progress import PartitionProgress
 from streams.security import faust_options as security_options
@@ -127,8 +127,12 @@ def create_app(
         await topic.send(key=key, value=value)
         metrics.records_out.labels(agent, topic.get_topic_name()).inc()
 
-    def too_large(kind: str, record: bytes) -> str:
-        return f"its {kind} record is {len(record)} bytes, over NEWSSTREAM_MAX_OUTPUT_BYTES ({settings.max_output_bytes})"
+    def oversize_letter(message: RawMessage, kind: str, record: bytes, stage: str) -> DeadLetter | None:
+        """A ``too_large`` letter when ``record`` exceeds what the output topics take, else None."""
+        if len(record) <= settings.max_output_bytes:
+            return None
+        detail = f"its {kind} record is {len(record)} bytes, over NEWSSTREAM_MAX_OUTPUT_BYTES ({settings.max_output_bytes})"
+        return dead_letter(message, "too_large", detail, stage)
 
     async def send_dead_letter(agent: str, letter: DeadLetter) -> None:
         metrics.dead_letters.labels(letter.reason, letter.stage).inc()
@@ -170,13 +174,12 @@ def create_app(
                         await send_dead_letter("analyze", dead_letter(message, "model_error", result.detail, result.stage))
                         continue
                     value = result.to_bytes()
-                    if len(value) > settings.max_output_bytes:
-                        letter = dead_letter(message, "too_large", too_large("analysed", value), "analyze")
+                    if (letter := oversize_letter(message, "analysed", value, "analyze")) is not None:
                         await send_dead_letter("analyze", letter)
                     else:
                         await send("analyze", topics.analyzed, result.article.id.encode(), value)
             metrics.processing_seconds.labels("analyze").observe(time.perf_counter() - started)
-            completed(app, [event.message for event in batch])
+            mark_completed(app, [event.message for event in batch])
 
     @table.on_recover
     async def rebuild_index() -> None:
@@ -210,8 +213,8 @@ def create_app(
             await send("decide", topics.duplicates, key, result.duplicate.to_bytes())
         if result.enriched is not None:
             enriched = result.enriched.to_bytes()
-            if len(enriched) > settings.max_output_bytes:  # its story id in every event can outgrow the analysis
-                letter = dead_letter(raw_message(message), "too_large", too_large("enriched", enriched), "decide")
+            # Its story id in every event can outgrow the analysis.
+            if (letter := oversize_letter(raw_message(message), "enriched", enriched, "decide")) is not None:
                 await send_dead_letter("decide", letter)
                 return
             await send("decide", topics.enriched, key, enriched)
@@ -225,7 +228,7 @@ def create_app(
     async def decide_agent(stream: StreamT) -> None:
         async for message in stream.events():
             await decide_event(message)
-            completed(app, [message.message])
+            mark_completed(app, [message.message])
 
     # Timers run once the agents have started and only while the event loop is responsive: /healthz reads this.
     @app.timer(interval=2.0)

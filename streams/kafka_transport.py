@@ -25,7 +25,7 @@ Faust also acks, unprocessed, a message it skips: one fetched before the latest 
 control is off (rebalancing, stopping). If that ack was committed before the seek back to the committed offset, the
 message was never read again: an article published as a worker left was lost so (CI, 2026-11-30). The consumer here
 does not count such acks, and while flow control is off counts only messages the agents report finished
-(``completed``). Faust's compiled stream iterator writes acks past ``Consumer.ack``, so streams use its Python one.
+(``mark_completed``). Faust's compiled stream iterator writes acks past ``Consumer.ack``, so streams use its Python one.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class _Consumer(faust_aiokafka.Consumer):
 
     @cached_property
     def completed(self) -> WeakSet[Message]:
-        """Messages the agents have finished (``completed``), consulted while flow control is off."""
+        """Messages the agents have finished (``mark_completed``), consulted while flow control is off."""
         return WeakSet()
 
     def ack(self, message: Message) -> bool:
@@ -102,7 +102,7 @@ class _Consumer(faust_aiokafka.Consumer):
         await super().on_partitions_revoked(revoked)
 
 
-def completed(app: faust.App, messages: Iterable[Message]) -> None:
+def mark_completed(app: faust.App, messages: Iterable[Message]) -> None:
     """Tell the worker's consumer that the agents have finished these messages (outputs sent): while its flow control
     is off, only such messages' acks move the commit."""
     consumer = app.consumer
