@@ -45,8 +45,8 @@ def test_auto_falls_back_to_generated_and_bbc_refuses_when_the_dataset_is_absent
 
 def test_report_shows_ratios_goals_and_the_one_million_a_day_check() -> None:
     report = Report(
-        floor_before=Run(100, 9.5), floor_after=Run(100, 10.5), naive=Run(100, 40.0), naive_ready_s=5.0,
-        newsstream=Run(100, 10.5), ready_s=8.0,
+        floor_before=Run(100, 9.5, 12.0), floor_after=Run(100, 10.5, 16.0), naive=Run(100, 40.0, 45.0), naive_ready_s=5.0,
+        newsstream=Run(100, 10.5, 15.5), ready_s=8.0,
         latency=Latency(rate=4.8, articles=288, p50=0.4, p95=0.8, max=1.2, histogram_p50=0.5, histogram_p95=1.0),
     )
     console = Console(width=160, record=True)
@@ -57,6 +57,8 @@ def test_report_shows_ratios_goals_and_the_one_million_a_day_check() -> None:
     assert "0.95" in text  # c/a, against both together
     assert "3.81" in text  # c/b, below its goal of 4
     assert "822,857/day" in text  # 9.5/s: short of 1M a day
+    assert "140 / 450 / 155 ms" in text  # CPU an article: 28 s over 200 floor articles, 45 s, 15.5 s over 100
+    assert re.search(r"\(a\)/\(c\) CPU an article\s*│\s*0\.90\s", text)
     met = re.findall(r"│\s*(yes|no)\s*│$", text, flags=re.MULTILINE)
     assert met == ["yes", "no", "yes", "yes", "no"]  # c/a, c/b, p95, start to ready, 1M a day
 

@@ -18,6 +18,11 @@
 Then latency: the same workers, fresh articles published at a steady half of (c)'s measured rate; latency is the
 Kafka timestamp of the article's enriched record (or duplicate notice) minus that of its raw message.
 
+CPU an article: the user and system CPU time, over the timed run, of what does the work: the floor's processes; the
+loop and its broker; the workers and their broker (not the benchmark's publisher and reader). Wall-clock rates move
+with the other tenants of a shared machine (the floor by up to 28% within minutes); CPU time moves less, so
+(a)/(c) CPU an article shows what Kafka and Faust cost on top of the models.
+
 Start-up ("start to ready", (b) and (c)): from starting the process(es) to the output of a warm-up article, once every
 worker has read one (models loaded, group joined, partitions assigned, first batch through the models).
 """
@@ -72,10 +77,17 @@ console = Console(width=120)  # a wide table also when the output goes to a file
 class Run:
     articles: int
     seconds: float
+    # User and system CPU of the processes doing the work, over the timed span: less sensitive than ``seconds`` to
+    # the other tenants of a shared machine, and it shows what the pipeline costs on top of the models.
+    cpu_seconds: float
 
     @property
     def rate(self) -> float:
         return self.articles / self.seconds
+
+    @property
+    def cpu_ms_per_article(self) -> float:
+        return 1000 * self.cpu_seconds / self.articles
 
 
 @dataclass(frozen=True)
@@ -104,7 +116,9 @@ class Report:
     def floor(self) -> Run:
         """Both floor runs as one: on a shared machine the floor drifts, and (c) runs between the two."""
         before, after = self.floor_before, self.floor_after
-        return Run(before.articles + after.articles, before.seconds + after.seconds)
+        return Run(
+            before.articles + after.articles, before.seconds + after.seconds, before.cpu_seconds + after.cpu_seconds
+        )
 
 
 def log(message: str) -> None:
@@ -142,10 +156,10 @@ def floor_run(
 
     process([warmup], 0)  # the first call pays one-off costs, as the worker's warm-up article does
     ready()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for start in range(0, len(articles), settings.batch_size):
         process(articles[start : start + settings.batch_size], 1 + start)
-    return Run(len(articles), time.perf_counter() - started)
+    return Run(len(articles), time.perf_counter() - started, time.process_time() - cpu_started)
 
 
 def _floor_share(
@@ -182,7 +196,7 @@ def compute_floor(settings: Settings, articles: Sequence[BenchArticle], warmup: 
     seconds = time.perf_counter() - started
     for share in shares:
         share.join()
-    return Run(sum(run.articles for run in done), seconds)
+    return Run(sum(run.articles for run in done), seconds, sum(run.cpu_seconds for run in done))
 
 
 # -- helpers for (b) and (c) -------------------------------------------------------------------------------------------
@@ -272,10 +286,12 @@ def naive_loop(settings: Settings, articles: Sequence[BenchArticle], warmup: Ben
         wait_for_keys(reader, {warmup.id}, timeout_for(1), alive)
         ready_s = time.perf_counter() - started
         log(f"(b) naive loop ready after {ready_s:.1f} s; publishing {len(articles)} articles")
-        started = time.perf_counter()
+        assert broker.process is not None
+        pids = [process.pid, broker.process.pid]
+        started, cpu_started = time.perf_counter(), cpu_seconds(pids)
         publish(client, configured.topic_raw, articles)
         wait_for_keys(reader, {article.id for article in articles}, timeout_for(len(articles)), alive)
-        return Run(len(articles), time.perf_counter() - started), ready_s
+        return Run(len(articles), time.perf_counter() - started, cpu_seconds(pids) - cpu_started), ready_s
 
 
 # -- (c) newsstream end to end, then latency ---------------------------------------------------------------------------
@@ -390,20 +406,23 @@ def newsstream(
         assert broker.process is not None
         others = {"workers": [process.pid for process in processes], "broker": [broker.process.pid]}
         others_started = {name: cpu_seconds(pids) for name, pids in others.items()}
+        scraped = merge([scrape(url) for url in metrics_urls])
         publish(client, configured.topic_raw, articles)
         collected = reader.read_until(
             {article.id for article in articles}, timeout_s=timeout_for(len(articles)), keep_going=alive
         )
-        run = Run(len(articles), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         missing = {article.id for article in articles} - collected.accounted_ids()
         if missing:
             raise TimeoutError(f"{len(missing)} of {len(articles)} articles did not come out")
         used = {name: cpu_seconds(pids) - others_started[name] for name, pids in others.items()}
+        run = Run(len(articles), seconds, used["workers"] + used["broker"])
         log(f"(c) {run.rate:.2f} articles/s; {len(collected.enriched)} enriched records and "
             f"{len(collected.duplicates)} duplicate notices so far (warm-up included); CPU meanwhile, of "
             f"{run.seconds * (os.cpu_count() or 1):.1f} s on {os.cpu_count()} cores: workers {used['workers']:.1f} s, "
             f"broker {used['broker']:.1f} s, this process (publisher and output reader) "
             f"{time.process_time() - cpu_started:.1f} s")
+        log(f"(c) inside the workers: {where_the_time_goes(scraped, merge([scrape(url) for url in metrics_urls]))}")
 
         rate = run.rate / 2
         latency_articles = list(islice(more_articles, max(1, round(rate * latency_seconds))))
@@ -431,6 +450,11 @@ def report_table(report: Report, workers: int) -> Table:
     table.add_row(f"(c) newsstream end to end, {workers} worker(s)", f"{ours.rate:.2f}/s", "", "")
     table.add_row("c/a", f"{ours.rate / floor.rate:.2f}", f">= {GOALS['c/a']:.2f}", verdict(ours.rate / floor.rate >= GOALS["c/a"]))
     table.add_row("c/b", f"{ours.rate / naive.rate:.2f}", f">= {GOALS['c/b']:.0f}", verdict(ours.rate / naive.rate >= GOALS["c/b"]))
+    table.add_row(
+        "CPU an article: (a) both runs / (b) loop and broker / (c) workers and broker",
+        f"{floor.cpu_ms_per_article:.0f} / {naive.cpu_ms_per_article:.0f} / {ours.cpu_ms_per_article:.0f} ms", "", "",
+    )
+    table.add_row("(a)/(c) CPU an article", f"{floor.cpu_ms_per_article / ours.cpu_ms_per_article:.2f}", "", "")
     table.add_row(f"raw-to-enriched p50, at {latency.rate:.2f}/s (half of c)", f"{latency.p50:.3f} s", "", "")
     table.add_row(
         f"raw-to-enriched p95 ({latency.articles} articles; max {latency.max:.3f} s)", f"{latency.p95:.3f} s",
