@@ -7,8 +7,8 @@
     article's bytes decoded and validated, the worker's Analyzer (``build_analyzer``: whatever models and backends the
     settings choose) over batches of ``batch_size``, then the dedup decision and the output records serialised,
     article by article, as the ``decide`` agent does. Measured first and again at the end: this shared machine's
-    speed drifts (the floor of the same code has moved between 11.7 and 14.1 articles/s from run to run), so c/a
-    compares (c) with both floor runs together, which bracket it.
+    speed drifts (the floor of the same code has moved between 11.7 and 15.1 articles/s from run to run, and by 28%
+    within one), so c/a compares (c) with both floor runs together, which bracket it.
 (b) naive loop: ``streams.benchmarks.naive_loop`` in a subprocess on an embedded broker: kafka-python, one message
     at a time, stock sentence-transformers (torch fp32) and full spaCy ``nlp()`` per message, result to a topic.
 (c) newsstream end to end: ``newsstream worker`` subprocess(es) on an embedded broker, as in production; the
