@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from spacy.attrs import LEMMA, MORPH, ORTH, POS
 from spacy.errors import Errors
 from spacy.lang.en.lemmatizer import EnglishLemmatizer
@@ -51,7 +50,7 @@ class CachedLemmatizer(EnglishLemmatizer):
             if found is None:
                 found = lemmas[key] = strings.add(self.rule_lemmatize(doc[position])[0])
             result[position] = found
-        doc.from_array([LEMMA], result.astype(np.uint64, copy=False))
+        doc.from_array([LEMMA], result)
         return doc
 
 
