@@ -406,7 +406,7 @@ def newsstream(
         assert broker.process is not None
         others = {"workers": [process.pid for process in processes], "broker": [broker.process.pid]}
         others_started = {name: cpu_seconds(pids) for name, pids in others.items()}
-        scraped = merge([scrape(url) for url in metrics_urls])
+        metrics_before = merge([scrape(url) for url in metrics_urls])
         publish(client, configured.topic_raw, articles)
         collected = reader.read_until(
             {article.id for article in articles}, timeout_s=timeout_for(len(articles)), keep_going=alive
@@ -422,7 +422,8 @@ def newsstream(
             f"{run.seconds * (os.cpu_count() or 1):.1f} s on {os.cpu_count()} cores: workers {used['workers']:.1f} s, "
             f"broker {used['broker']:.1f} s, this process (publisher and output reader) "
             f"{time.process_time() - cpu_started:.1f} s")
-        log(f"(c) inside the workers: {where_the_time_goes(scraped, merge([scrape(url) for url in metrics_urls]))}")
+        metrics_after = merge([scrape(url) for url in metrics_urls])
+        log(f"(c) inside the workers: {where_the_time_goes(metrics_before, metrics_after)}")
 
         rate = run.rate / 2
         latency_articles = list(islice(more_articles, max(1, round(rate * latency_seconds))))
