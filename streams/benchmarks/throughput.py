@@ -241,7 +241,7 @@ def publish(client: KafkaProducer, topic: str, articles: Sequence[BenchArticle])
     client.flush()
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
+def process_cpu_seconds(pids: Sequence[int]) -> float:
     """User and system CPU time of the processes so far (their children not included), as prometheus_client's process
     collector reads it from /proc."""
     return sum(
@@ -288,10 +288,10 @@ def naive_loop(settings: Settings, articles: Sequence[BenchArticle], warmup: Ben
         log(f"(b) naive loop ready after {ready_s:.1f} s; publishing {len(articles)} articles")
         assert broker.process is not None
         pids = [process.pid, broker.process.pid]
-        started, cpu_started = time.perf_counter(), cpu_seconds(pids)
+        started, cpu_started = time.perf_counter(), process_cpu_seconds(pids)
         publish(client, configured.topic_raw, articles)
         wait_for_keys(reader, {article.id for article in articles}, timeout_for(len(articles)), alive)
-        return Run(len(articles), time.perf_counter() - started, cpu_seconds(pids) - cpu_started), ready_s
+        return Run(len(articles), time.perf_counter() - started, process_cpu_seconds(pids) - cpu_started), ready_s
 
 
 # -- (c) newsstream end to end, then latency ---------------------------------------------------------------------------
@@ -405,7 +405,7 @@ def newsstream(
         started, cpu_started = time.perf_counter(), time.process_time()
         assert broker.process is not None
         others = {"workers": [process.pid for process in processes], "broker": [broker.process.pid]}
-        others_started = {name: cpu_seconds(pids) for name, pids in others.items()}
+        others_started = {name: process_cpu_seconds(pids) for name, pids in others.items()}
         metrics_before = merge([scrape(url) for url in metrics_urls])
         publish(client, configured.topic_raw, articles)
         collected = reader.read_until(
@@ -415,7 +415,7 @@ def newsstream(
         missing = {article.id for article in articles} - collected.accounted_ids()
         if missing:
             raise TimeoutError(f"{len(missing)} of {len(articles)} articles did not come out")
-        used = {name: cpu_seconds(pids) - others_started[name] for name, pids in others.items()}
+        used = {name: process_cpu_seconds(pids) - others_started[name] for name, pids in others.items()}
         run = Run(len(articles), seconds, used["workers"] + used["broker"])
         log(f"(c) {run.rate:.2f} articles/s; {len(collected.enriched)} enriched records and "
             f"{len(collected.duplicates)} duplicate notices so far (warm-up included); CPU meanwhile, of "
