@@ -16,6 +16,7 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 from streams.progress import PartitionState
 from streams.settings import Settings
+from streams.thread_cpu import ThreadCpuCollector
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -74,6 +75,7 @@ class Metrics:
             "Last time the worker's event loop ran its heartbeat timer (0: agents not started yet).",
             registry=registry,
         )
+        registry.register(ThreadCpuCollector())
 
         self.last_heartbeat = 0.0
 

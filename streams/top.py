@@ -71,6 +71,7 @@ class Snapshot:
     lag: dict[str, float] = field(default_factory=dict)
     verdicts: dict[str, float] = field(default_factory=dict)
     dead_letters: dict[str, float] = field(default_factory=dict)
+    cpu_cores: dict[str, float] = field(default_factory=dict)  # by thread role, all workers added up
 
 
 def snapshot(now: Samples, earlier: Samples, seconds: float) -> Snapshot:
@@ -89,6 +90,8 @@ def snapshot(now: Samples, earlier: Samples, seconds: float) -> Snapshot:
             result.verdicts[_label(labels, "tier")] = value
         elif name == "newsstream_dead_letters_total":
             result.dead_letters[f"{_label(labels, 'stage')}/{_label(labels, 'reason')}"] = value
+        elif name == "newsstream_thread_cpu_seconds_total":
+            result.cpu_cores[_label(labels, "thread")] = delta / seconds
     for agent in result.rates_in:
         labels = (("agent", agent),)
         result.latency_p50[agent] = quantile(now, earlier, "newsstream_processing_seconds", labels, 0.5)
@@ -121,7 +124,12 @@ def render(view: Snapshot, sources: Sequence[str], failures: Sequence[str]) -> G
         totals.add_row(tier, f"{count:.0f}")
     for reason, count in sorted(view.dead_letters.items()):
         totals.add_row(f"dead letter {reason}", f"{count:.0f}")
-    parts: list[Table | str] = [agents, lag, totals]
+    cpu = Table(title="CPU by thread, all workers")
+    cpu.add_column("thread")
+    cpu.add_column("cores", justify="right")
+    for role, cores in sorted(view.cpu_cores.items(), key=lambda item: -item[1]):
+        cpu.add_row(role, f"{cores:.2f}")
+    parts: list[Table | str] = [agents, lag, totals, cpu]
     parts += [f"[red]cannot scrape {url}" for url in failures]
     return Group(*parts)
 

@@ -18,6 +18,7 @@ COUNTERS_AND_GAUGES = {
     "newsstream_consumer_lag": {"topic", "partition"},
     "newsstream_duplicates_total": {"tier"},
     "newsstream_dead_letters_total": {"reason", "stage"},
+    "newsstream_thread_cpu_seconds_total": {"thread"},
 }
 HISTOGRAMS = {
     "newsstream_processing_seconds": {"agent"},

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from models import RawArticle
 from streams.benchmarks.articles import Source, generated_articles, resolve_source, warmup_articles
-from streams.benchmarks.throughput import Latency, Report, Run, report_table, where_the_time_goes
+from streams.benchmarks.throughput import Latency, Report, Run, cpu_by_thread, report_table, where_the_time_goes
 from streams.metrics import Metrics
 from streams.top import parse
 
@@ -77,3 +77,12 @@ def test_where_the_time_goes_reads_means_between_two_scrapes() -> None:
     assert summary == (
         "3.0 articles a batch, 0.600 s a batch in analyze (embedding 0.100 s, spaCy 0.300 s), 2.0 ms an article in decide"
     )
+
+
+def test_cpu_by_thread_divides_each_roles_cpu_between_two_scrapes_by_the_articles() -> None:
+    metric = "newsstream_thread_cpu_seconds_total"
+    before = {(metric, (("thread", "models"),)): 10.0, (metric, (("thread", "event_loop"),)): 2.0}
+    after = {(metric, (("thread", "models"),)): 16.0, (metric, (("thread", "event_loop"),)): 2.5,
+             (metric, (("thread", "embedding"),)): 2.4, ("newsstream_records_in_total", (("agent", "analyze"),)): 7.0}
+    assert cpu_by_thread(before, after, 100) == "models 60.0 ms, embedding 24.0 ms, event_loop 5.0 ms"
+    assert cpu_by_thread({}, {}, 100) == "not measured (no /proc)"

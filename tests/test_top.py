@@ -1,4 +1,6 @@
+import pytest
 from prometheus_client import generate_latest
+from rich.console import Console
 
 from streams.metrics import Metrics
 from streams.top import merge, parse, render, snapshot
@@ -31,6 +33,19 @@ def test_rates_latency_lag_and_totals_between_two_scrapes() -> None:
     assert view.verdicts["near_duplicate"] == 3
     assert view.dead_letters == {"decode/invalid_json": 2}
     render(view, ["http://a/metrics"], [])
+
+
+def test_cpu_by_thread_in_cores_between_two_scrapes() -> None:
+    metric = "newsstream_thread_cpu_seconds_total"
+    before = {(metric, (("thread", "models"),)): 100.0, (metric, (("thread", "event_loop"),)): 10.0}
+    now = {(metric, (("thread", "models"),)): 101.9, (metric, (("thread", "event_loop"),)): 10.2}
+    view = snapshot(now, before, seconds=2.0)
+    assert view.cpu_cores == pytest.approx({"models": 0.95, "event_loop": 0.1})
+    console = Console(width=100, record=True)
+    console.print(render(view, ["http://a/metrics"], []))
+    screen = console.export_text()
+    assert screen.index("models") < screen.index("event_loop")  # the busiest first
+    assert "0.95" in screen and "0.10" in screen
 
 
 def test_workers_add_up() -> None:

@@ -353,6 +353,7 @@ def latency_run(
     after = merge([scrape(url) for url in metrics_urls])
     histogram = [quantile(after, before, "newsstream_end_to_end_seconds", (), q) for q in (0.5, 0.95)]
     log(f"latency run, inside the workers: {where_the_time_goes(before, after)}")
+    log(f"latency run, CPU an article by thread, all workers: {cpu_by_thread(before, after, len(articles))}")
     return Latency(rate, len(articles), p50, p95, worst, *histogram)
 
 
@@ -372,6 +373,21 @@ def where_the_time_goes(before: Samples, after: Samples) -> str:
         f"spaCy {mean('newsstream_inference_seconds', (('model', 'spacy'),)):.3f} s), "
         f"{mean('newsstream_processing_seconds', decide_agent) * 1000:.1f} ms an article in decide"
     )
+
+
+def cpu_by_thread(before: Samples, after: Samples, articles: int) -> str:
+    """Milliseconds of CPU an article each thread role used between two scrapes (``newsstream_thread_cpu_seconds``),
+    the busiest first: how much the event loop and the Kafka threads add to the models."""
+    metric = "newsstream_thread_cpu_seconds_total"
+    used = {
+        dict(labels)["thread"]: value - before.get((name, labels), 0.0)
+        for (name, labels), value in after.items()
+        if name == metric
+    }
+    if not used:
+        return "not measured (no /proc)"
+    ranked = sorted(used.items(), key=lambda item: -item[1])
+    return ", ".join(f"{role} {seconds * 1000 / max(1, articles):.1f} ms" for role, seconds in ranked)
 
 
 def newsstream(
@@ -424,6 +440,7 @@ def newsstream(
             f"{time.process_time() - cpu_started:.1f} s")
         metrics_after = merge([scrape(url) for url in metrics_urls])
         log(f"(c) inside the workers: {where_the_time_goes(metrics_before, metrics_after)}")
+        log(f"(c) CPU an article by thread, all workers: {cpu_by_thread(metrics_before, metrics_after, len(articles))}")
 
         rate = run.rate / 2
         latency_articles = list(islice(more_articles, max(1, round(rate * latency_seconds))))
