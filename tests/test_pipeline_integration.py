@@ -120,6 +120,9 @@ def test_every_article_ends_in_exactly_one_output_topic(settings: Settings, work
         assert samples.get(key) == value, (key, samples.get(key))
     assert samples[("newsstream_end_to_end_seconds_count", ())] == len(all_ids)
     assert samples[("newsstream_inference_seconds_count", (("model", "embedding"),))] >= 2
+    # CPU by thread: the model threads, the event loop and Faust's Kafka consumer thread each did work.
+    cpu = {dict(labels)["thread"]: value for (name, labels), value in samples.items() if name == "newsstream_thread_cpu_seconds_total"}
+    assert all(cpu.get(role, 0.0) > 0 for role in ("models", "embedding", "event_loop", "kafka_consumer")), cpu
     # The agents run and the event loop beats: the probe Kubernetes and Docker use says healthy.
     assert check(settings.model_copy(update={"metrics_port": workers.metrics_ports[0]})) is None
 
