@@ -367,7 +367,7 @@ def top(
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
     iterations: Annotated[int, typer.Option(help="Stop after this many refreshes (0: until Ctrl-C).")] = 0,
 ) -> None:
-    """Live view of throughput, latency, lag, verdicts and dead letters per agent, from any deployment's metrics."""
+    """Live view of throughput, latency, lag, verdicts, dead letters and CPU by thread, from any deployment's metrics."""
     from rich.live import Live
 
     from streams.top import poll, render, snapshot
