@@ -11,7 +11,15 @@ from rich.console import Console
 
 from models import RawArticle
 from streams.benchmarks.articles import Source, generated_articles, resolve_source, warmup_articles
-from streams.benchmarks.throughput import Latency, Report, Run, cpu_by_thread, report_table, where_the_time_goes
+from streams.benchmarks.throughput import (
+    Latency,
+    Report,
+    Run,
+    cpu_by_thread,
+    report_table,
+    shares,
+    where_the_time_goes,
+)
 from streams.metrics import Metrics
 from streams.top import parse
 
@@ -86,3 +94,13 @@ def test_cpu_by_thread_divides_each_roles_cpu_between_two_scrapes_by_the_article
              (metric, (("thread", "embedding"),)): 2.4, ("newsstream_records_in_total", (("agent", "analyze"),)): 7.0}
     assert cpu_by_thread(before, after, 100) == "models 60.0 ms, embedding 24.0 ms, event_loop 5.0 ms"
     assert cpu_by_thread({}, {}, 100) == "not measured (no /proc)"
+
+
+def test_shares_report_each_workers_articles_and_cpu_between_two_scrapes() -> None:
+    analyse, decide = (("newsstream_records_in_total", (("agent", agent),)) for agent in ("analyze", "decide"))
+    models, loop = (("newsstream_thread_cpu_seconds_total", (("thread", role),)) for role in ("models", "event_loop"))
+    before = [{analyse: 1.0, decide: 2.0, models: 3.0, loop: 1.0}, {analyse: 1.0, models: 2.0, loop: 0.5}]
+    after = [{analyse: 311.0, decide: 602.0, models: 28.0, loop: 4.5}, {analyse: 291.0, models: 25.0, loop: 1.0}]
+    assert shares(before, after) == (
+        "worker 1 analysed 310 and decided 600 with 28.5 s of CPU; worker 2 analysed 290 and decided 0 with 23.5 s of CPU"
+    )

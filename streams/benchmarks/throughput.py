@@ -375,6 +375,24 @@ def where_the_time_goes(before: Samples, after: Samples) -> str:
     )
 
 
+def shares(before: Sequence[Samples], after: Sequence[Samples]) -> str:
+    """Articles each worker analysed and decided between two scrapes of every worker, with its CPU: the key hash
+    splits the raw partitions' articles unevenly, and one worker also runs the single-partition decision."""
+
+    def used(earlier: Samples, later: Samples, name: str, labels: Labels) -> float:
+        return later.get((name, labels), 0.0) - earlier.get((name, labels), 0.0)
+
+    parts = []
+    for number, (earlier, later) in enumerate(zip(before, after, strict=True), start=1):
+        analysed = used(earlier, later, "newsstream_records_in_total", (("agent", "analyze"),))
+        decided = used(earlier, later, "newsstream_records_in_total", (("agent", "decide"),))
+        cpu = sum(
+            later[key] - earlier.get(key, 0.0) for key in later if key[0] == "newsstream_thread_cpu_seconds_total"
+        )
+        parts.append(f"worker {number} analysed {analysed:.0f} and decided {decided:.0f} with {cpu:.1f} s of CPU")
+    return "; ".join(parts)
+
+
 def cpu_by_thread(before: Samples, after: Samples, articles: int) -> str:
     """Milliseconds of CPU an article each thread role used between two scrapes (``newsstream_thread_cpu_seconds``),
     the busiest first: how much the event loop and the Kafka threads add to the models."""
@@ -422,7 +440,8 @@ def newsstream(
         assert broker.process is not None
         others = {"workers": [process.pid for process in processes], "broker": [broker.process.pid]}
         others_started = {name: process_cpu_seconds(pids) for name, pids in others.items()}
-        metrics_before = merge([scrape(url) for url in metrics_urls])
+        each_before = [scrape(url) for url in metrics_urls]
+        metrics_before = merge(each_before)
         publish(client, configured.topic_raw, articles)
         collected = reader.read_until(
             {article.id for article in articles}, timeout_s=timeout_for(len(articles)), keep_going=alive
@@ -438,8 +457,10 @@ def newsstream(
             f"{run.seconds * (os.cpu_count() or 1):.1f} s on {os.cpu_count()} cores: workers {used['workers']:.1f} s, "
             f"broker {used['broker']:.1f} s, this process (publisher and output reader) "
             f"{time.process_time() - cpu_started:.1f} s")
-        metrics_after = merge([scrape(url) for url in metrics_urls])
+        each_after = [scrape(url) for url in metrics_urls]
+        metrics_after = merge(each_after)
         log(f"(c) inside the workers: {where_the_time_goes(metrics_before, metrics_after)}")
+        log(f"(c) each worker's share: {shares(each_before, each_after)}")
         log(f"(c) CPU an article by thread, all workers: {cpu_by_thread(metrics_before, metrics_after, len(articles))}")
 
         rate = run.rate / 2
