@@ -48,7 +48,8 @@ def test_the_busy_thread_is_counted_and_the_roles_add_up_to_the_process() -> Non
         process_before = time.process_time()
         roles = cpu_by_role()
         process_after = time.process_time()
-    assert roles["busy"] - before == pytest.approx(used, abs=2 * TICK)
+    # A few ticks of slack: a kernel that samples CPU time at its tick charges whole ticks to whichever thread runs.
+    assert roles["busy"] - before == pytest.approx(used, abs=5 * TICK)
     assert {"event_loop", "busy", OTHER} <= set(roles)
     assert process_before - len(roles) * TICK <= sum(roles.values()) <= process_after + len(roles) * TICK
 
