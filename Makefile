@@ -38,7 +38,7 @@ test-integration: $(STAMP) check-kcat
 eval-dedup: $(STAMP)
 	NEWSSTREAM_DATASETS=$(abspath $(DATASETS)) $(BIN)/python -m streams.evaluation.dedup
 
-# Throughput (compute floor, naive loop, newsstream end to end, latency), then the dedup index. About 9 minutes on
+# Throughput (compute floor, naive loop, newsstream end to end, latency), then the dedup index. 5-9 minutes on
 # 2 cores; BENCH_SOURCE=generated|bbc (auto: BBC when present), BENCH_DEDUP_SIZES="100000 1000000" for 1M.
 BENCH_ARTICLES ?= 600
 BENCH_SOURCE ?= auto
