@@ -22,8 +22,10 @@ $(STAMP): requirements.lock requirements-test.lock pyproject.toml
 	$(BIN)/python -m streams.onnx_export
 	touch $(STAMP)
 
+# DEMO_ARGS=--keep-running: the broker and the worker stay up afterwards for `newsstream top`, consume and publish.
+DEMO_ARGS ?=
 demo: $(STAMP)
-	$(BIN)/newsstream demo
+	$(BIN)/newsstream demo $(DEMO_ARGS)
 
 test: $(STAMP) check-kcat
 	$(BIN)/python -m pytest -q

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, closing
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -316,6 +317,9 @@ def schema(
 def demo(
     feed: Annotated[Path, typer.Option(help="Feed or JSON Lines file to publish.")] = SAMPLE_FEED,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every article to come out.")] = 180.0,
+    keep_running: Annotated[
+        bool, typer.Option(help="Then keep the broker and the worker up for top, consume and publish, until Ctrl-C.")
+    ] = False,
 ) -> None:
     """Start the embedded broker (unless NEWSSTREAM_BROKER is set) and a worker, publish a feed, show the output."""
     settings = Settings()
@@ -358,7 +362,36 @@ def demo(
         if missing:
             console.print(f"[red]{len(missing)} of {len(expected)} articles did not come out within {timeout:.0f} s")
             raise typer.Exit(1)
-        console.print(f"all {len(expected)} articles accounted for; shutting down")
+        console.print(f"all {len(expected)} articles accounted for")
+        if keep_running:
+            metrics_url = f"http://{worker_settings.metrics_bind}:{worker_settings.metrics_port}/metrics"
+            _run_until_stopped(settings, metrics_url, alive)
+        console.print("shutting down")
+
+
+def _run_until_stopped(settings: Settings, metrics_url: str, alive: Callable[[], bool]) -> None:
+    """Wait for Ctrl-C or SIGTERM while the worker runs, saying what to try meanwhile."""
+    console.print(
+        "the broker and the worker keep running until Ctrl-C; meanwhile, in another shell:\n"
+        f"  newsstream top {metrics_url}\n"
+        f"  NEWSSTREAM_BROKER={settings.broker} newsstream consume {settings.topic_enriched} --format text\n"
+        f"  NEWSSTREAM_BROKER={settings.broker} newsstream publish YOUR_FEED.xml",
+        soft_wrap=True,  # whole command lines, to copy
+    )
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # so that the worker and the broker are stopped on the way out
+
+    # SIGINT too: a shell starts a background job with SIGINT ignored, and Python then leaves it so.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, interrupt)
+    try:
+        while alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return
+    console.print("[red]the worker exited")
+    raise typer.Exit(1)
 
 
 @cli.command()
