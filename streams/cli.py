@@ -365,19 +365,19 @@ def demo(
         console.print(f"all {len(expected)} articles accounted for")
         if keep_running:
             metrics_url = f"http://{worker_settings.metrics_bind}:{worker_settings.metrics_port}/metrics"
-            _run_until_stopped(settings, metrics_url, alive)
+            _run_until_stopped(settings, metrics_url if settings.metrics_enabled else None, alive)
         console.print("shutting down")
 
 
-def _run_until_stopped(settings: Settings, metrics_url: str, alive: Callable[[], bool]) -> None:
-    """Wait for Ctrl-C or SIGTERM while the worker runs, saying what to try meanwhile."""
-    console.print(
-        "the broker and the worker keep running until Ctrl-C; meanwhile, in another shell:\n"
-        f"  newsstream top {metrics_url}\n"
-        f"  NEWSSTREAM_BROKER={settings.broker} newsstream consume {settings.topic_enriched} --format text\n"
+def _run_until_stopped(settings: Settings, metrics_url: str | None, alive: Callable[[], bool]) -> None:
+    """Wait for Ctrl-C or SIGTERM while the worker runs, saying what to try meanwhile (top: with metrics served)."""
+    lines = ["the broker and the worker keep running until Ctrl-C; meanwhile, in another shell:"]
+    lines += [f"  newsstream top {metrics_url}"] if metrics_url else []
+    lines += [
+        f"  NEWSSTREAM_BROKER={settings.broker} newsstream consume {settings.topic_enriched} --format text",
         f"  NEWSSTREAM_BROKER={settings.broker} newsstream publish YOUR_FEED.xml",
-        soft_wrap=True,  # whole command lines, to copy
-    )
+    ]
+    console.print("\n".join(lines), soft_wrap=True)  # soft wrap: whole command lines, to copy
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # so that the worker and the broker are stopped on the way out
