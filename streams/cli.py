@@ -338,9 +338,10 @@ def demo(
         # Replay the feed as a live feed would have delivered it: in publication order, each item once the previous
         # one is through, so the first-published article is the original its copies point to.
         messages = sorted(file_messages(feed, settings), key=_published_at)
+        metrics_url = f"http://{worker_settings.metrics_bind}:{worker_settings.metrics_port}/metrics"
         console.print(
-            f"started a worker (metrics: http://{worker_settings.metrics_bind}:{worker_settings.metrics_port}/metrics); "
-            f"publishing {len(messages)} items of {feed.name} in publication order"
+            f"started a worker (metrics: {metrics_url}); publishing {len(messages)} items of {feed.name} in "
+            "publication order"
         )
         client = stack.enter_context(closing(producer(settings)))
         reader = stack.enter_context(OutputReader(settings))
@@ -364,7 +365,6 @@ def demo(
             raise typer.Exit(1)
         console.print(f"all {len(expected)} articles accounted for")
         if keep_running:
-            metrics_url = f"http://{worker_settings.metrics_bind}:{worker_settings.metrics_port}/metrics"
             _run_until_stopped(settings, metrics_url if settings.metrics_enabled else None, alive)
         console.print("shutting down")
 

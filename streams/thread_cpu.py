@@ -20,10 +20,7 @@ PROC_SELF = Path("/proc/self")
 OTHER = "other"
 _POOL_SUFFIX = re.compile(r"_\d+$")  # ThreadPoolExecutor names its threads <prefix>_<n>
 _GENERIC_NAME = re.compile(r"Thread-\d+")
-
-
-def _clock_ticks() -> int:
-    return os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc counts CPU time in ticks
 
 
 def cpu_seconds(stat_file: Path) -> float | None:
@@ -34,7 +31,7 @@ def cpu_seconds(stat_file: Path) -> float | None:
         return None
     # Fields after the command name (which may hold spaces and parentheses): state is the first, utime the 12th.
     fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _clock_ticks()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def thread_role(thread: threading.Thread) -> str | None:

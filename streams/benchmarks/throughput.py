@@ -50,7 +50,6 @@ from pathlib import Path
 
 import numpy as np
 from kafka import KafkaConsumer, KafkaProducer
-from prometheus_client.process_collector import ProcessCollector
 from rich.console import Console
 from rich.table import Table
 
@@ -65,6 +64,7 @@ from streams.dedup import DedupIndex
 from streams.kafka_clients import consumer, producer
 from streams.outputs import OutputReader
 from streams.settings import Settings
+from streams.thread_cpu import cpu_seconds
 from streams.top import Labels, Samples, merge, quantile, scrape
 from streams.topics import create_topics
 
@@ -242,15 +242,9 @@ def publish(client: KafkaProducer, topic: str, articles: Sequence[BenchArticle])
 
 
 def process_cpu_seconds(pids: Sequence[int]) -> float:
-    """User and system CPU time of the processes so far (their children not included), as prometheus_client's process
-    collector reads it from /proc."""
-    return sum(
-        sample.value
-        for pid in pids
-        for family in ProcessCollector(pid=lambda pid=pid: pid, registry=None).collect()
-        if family.name == "process_cpu_seconds"
-        for sample in family.samples
-    )
+    """User and system CPU time of the processes so far (their children not included), from /proc as the workers'
+    thread counter reads it."""
+    return sum(cpu_seconds(Path(f"/proc/{pid}/stat")) or 0.0 for pid in pids)
 
 
 def timeout_for(count: int) -> float:
@@ -357,13 +351,23 @@ def latency_run(
     return Latency(rate, len(articles), p50, p95, worst, *histogram)
 
 
+def increase(before: Samples, after: Samples, name: str, labels: Labels = ()) -> float:
+    """How much a counter (or a histogram's sum or count) grew between two scrapes."""
+    return after.get((name, labels), 0.0) - before.get((name, labels), 0.0)
+
+
+def thread_cpu_used(before: Samples, after: Samples) -> dict[str, float]:
+    """Seconds of CPU each thread role used between two scrapes (``newsstream_thread_cpu_seconds``)."""
+    metric = "newsstream_thread_cpu_seconds_total"
+    return {dict(labels)["thread"]: increase(before, after, name, labels) for name, labels in after if name == metric}
+
+
 def where_the_time_goes(before: Samples, after: Samples) -> str:
     """Means over the interval between two scrapes, from the workers' histograms' sums and counts."""
 
     def mean(metric: str, labels: Labels) -> float:
-        count = after.get((f"{metric}_count", labels), 0.0) - before.get((f"{metric}_count", labels), 0.0)
-        total = after.get((f"{metric}_sum", labels), 0.0) - before.get((f"{metric}_sum", labels), 0.0)
-        return total / count if count else float("nan")
+        count = increase(before, after, f"{metric}_count", labels)
+        return increase(before, after, f"{metric}_sum", labels) / count if count else float("nan")
 
     analyze, decide_agent = (("agent", "analyze"),), (("agent", "decide"),)
     return (
@@ -378,17 +382,11 @@ def where_the_time_goes(before: Samples, after: Samples) -> str:
 def shares(before: Sequence[Samples], after: Sequence[Samples]) -> str:
     """Articles each worker analysed and decided between two scrapes of every worker, with its CPU: the key hash
     splits the raw partitions' articles unevenly, and one worker also runs the single-partition decision."""
-
-    def used(earlier: Samples, later: Samples, name: str, labels: Labels) -> float:
-        return later.get((name, labels), 0.0) - earlier.get((name, labels), 0.0)
-
     parts = []
     for number, (earlier, later) in enumerate(zip(before, after, strict=True), start=1):
-        analysed = used(earlier, later, "newsstream_records_in_total", (("agent", "analyze"),))
-        decided = used(earlier, later, "newsstream_records_in_total", (("agent", "decide"),))
-        cpu = sum(
-            later[key] - earlier.get(key, 0.0) for key in later if key[0] == "newsstream_thread_cpu_seconds_total"
-        )
+        analysed = increase(earlier, later, "newsstream_records_in_total", (("agent", "analyze"),))
+        decided = increase(earlier, later, "newsstream_records_in_total", (("agent", "decide"),))
+        cpu = sum(thread_cpu_used(earlier, later).values())
         parts.append(f"worker {number} analysed {analysed:.0f} and decided {decided:.0f} with {cpu:.1f} s of CPU")
     return "; ".join(parts)
 
@@ -396,12 +394,7 @@ def shares(before: Sequence[Samples], after: Sequence[Samples]) -> str:
 def cpu_by_thread(before: Samples, after: Samples, articles: int) -> str:
     """Milliseconds of CPU an article each thread role used between two scrapes (``newsstream_thread_cpu_seconds``),
     the busiest first: how much the event loop and the Kafka threads add to the models."""
-    metric = "newsstream_thread_cpu_seconds_total"
-    used = {
-        dict(labels)["thread"]: value - before.get((name, labels), 0.0)
-        for (name, labels), value in after.items()
-        if name == metric
-    }
+    used = thread_cpu_used(before, after)
     if not used:
         return "not measured (no /proc)"
     ranked = sorted(used.items(), key=lambda item: -item[1])
