@@ -70,25 +70,32 @@ class NewsApp:
 
     app: faust.App
     topics: Topics
-    analyze: AgentT
-    decide: AgentT
-    index: DedupIndex
+    analyze: AgentT | None  # None in a worker of the decide role
+    decide: AgentT | None  # None in a worker of the analyze role, and so is the index
+    index: DedupIndex | None
 
 
 def create_app(
-    settings: Settings, analyzer: Analyzer | Future[Analyzer], metrics: Metrics | None = None, **faust_options: Any
+    settings: Settings, analyzer: Analyzer | Future[Analyzer] | None, metrics: Metrics | None = None,
+    **faust_options: Any,
 ) -> NewsApp:
     """Build the app around an injected analyzer (real models in workers, small ones in agent tests) and metrics.
 
     The analyzer may still be loading (a worker loads its models while Faust starts and joins the group, which saves
-    their load time at start-up): the analyze agent waits for it, and a load that fails stops the worker."""
+    their load time at start-up): the analyze agent waits for it, and a load that fails stops the worker. A worker of
+    the decide role has no analyzer (None) and no analyze agent; one of the analyze role has no table and no decide
+    agent, so the group gives each role only the partitions of its own agents' topics."""
+    runs_analyze = settings.worker_role in ("all", "analyze")
+    runs_decide = settings.worker_role in ("all", "decide")
     metrics = metrics or Metrics()
-    models: Future[Analyzer]
-    if isinstance(analyzer, Future):
+    models: Future[Analyzer] | None
+    if isinstance(analyzer, Future) or analyzer is None:
         models = analyzer
     else:
         models = Future()
         models.set_result(analyzer)
+    if runs_analyze and models is None:
+        raise ValueError(f"a worker of the {settings.worker_role} role needs an analyzer")
     app = App(
         settings.app_id,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
@@ -117,11 +124,8 @@ def create_app(
         events=_bytes_topic(app, settings.topic_events),
         deadletter=_bytes_topic(app, settings.topic_deadletter),
     )
-    # Partitions=1 to match the analyzed topic: a single decision point sees every earlier article.
-    table = app.Table(DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes)
-    index = DedupIndex(settings.dedup_config())
-    # One thread for the models: inference leaves the event loop free for heartbeats and fetches.
-    model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
+    agents: dict[str, AgentT] = {}
+    index: DedupIndex | None = None
 
     async def send(agent: str, topic: TopicT, key: bytes, value: bytes) -> None:
         await topic.send(key=key, value=value)
@@ -139,101 +143,118 @@ def create_app(
         key = f"{letter.topic}/{letter.partition}/{letter.offset}".encode()
         await send(agent, topics.deadletter, key, letter.to_bytes())
 
-    @app.agent(topics.raw, name="analyze")
-    async def analyze(stream: StreamT) -> None:
-        try:
-            analyzer = await asyncio.wrap_future(models)
-        except Exception as exc:  # no models, no work: stop with an error, so the supervisor sees it and restarts
-            log.critical("the models failed to load", exc_info=exc)
-            await app.crash(exc)
-            return
-        metrics.beat()  # ready now, not at the heartbeat timer's next tick
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
-            started = time.perf_counter()
-            metrics.records_in.labels("analyze").inc(len(batch))
-            metrics.batch_size.labels("analyze").observe(len(batch))
-            messages = [raw_message(event) for event in batch]
-            decoded = [
-                decode_article(m, max_message_bytes=settings.max_message_bytes, max_body_chars=settings.max_body_chars)
-                for m in messages
-            ]
-            articles = [
-                (m, ReceivedArticle(d, (m.timestamp_ms or 0) / 1000))
-                for m, d in zip(messages, decoded, strict=True)
-                if isinstance(d, RawArticle)
-            ]
-            for letter in decoded:
-                if isinstance(letter, DeadLetter):
-                    await send_dead_letter("analyze", letter)
-            if articles:
-                results = await asyncio.get_running_loop().run_in_executor(
-                    model_thread, analyzer.analyze, [article for _, article in articles]
-                )
-                for (message, _), result in zip(articles, results, strict=True):
-                    if isinstance(result, ModelFailure):
-                        await send_dead_letter("analyze", dead_letter(message, "model_error", result.detail, result.stage))
-                        continue
-                    value = result.to_bytes()
-                    if (letter := oversize_letter(message, "analysed", value, "analyze")) is not None:
-                        await send_dead_letter("analyze", letter)
-                    else:
-                        await send("analyze", topics.analyzed, result.article.id.encode(), value)
-            metrics.processing_seconds.labels("analyze").observe(time.perf_counter() - started)
-            mark_completed(app, [event.message for event in batch])
+    if runs_analyze:
+        assert models is not None
+        analyzer_loading = models
+        # One thread for the models: inference leaves the event loop free for heartbeats and fetches.
+        model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
 
-    @table.on_recover
-    async def rebuild_index() -> None:
-        index.clear()
-        index.add_many(StoredArticle.model_validate_json(value) for value in table.values())
-        metrics.dedup_articles.set(len(index))
-        log.info("dedup index rebuilt", extra={"articles": len(index)})
-
-    async def decide_event(message: EventT) -> None:
-        started = time.perf_counter()
-        metrics.records_in.labels("decide").inc()
-        try:
-            analyzed = AnalyzedArticle.model_validate_json(message.value)
-        except ValidationError as exc:  # only our own analyze agent writes here, but never crash on a record
-            await send_dead_letter("decide", dead_letter(raw_message(message), "schema", str(exc)[:500], stage="decide"))
-            return
-        known = table.get(analyzed.article.id)
-        if known is not None:
-            # A replay after a crash or a re-sent article: same verdict, byte-identical outputs.
-            stored = StoredArticle.model_validate_json(known)
-        else:
-            stored = decide(index, analyzed)
-            table[stored.id] = stored.model_dump_json().encode()
-            for expired in index.evict_expired():
-                del table[expired]
-            metrics.dedup_articles.set(len(index))
-        metrics.duplicates.labels(stored.verdict.tier.value).inc()
-        result = outputs(analyzed, stored)
-        key = analyzed.article.id.encode()
-        if result.duplicate is not None:
-            await send("decide", topics.duplicates, key, result.duplicate.to_bytes())
-        if result.enriched is not None:
-            enriched = result.enriched.to_bytes()
-            # Its story id in every event can outgrow the analysis.
-            if (letter := oversize_letter(raw_message(message), "enriched", enriched, "decide")) is not None:
-                await send_dead_letter("decide", letter)
+        @app.agent(topics.raw, name="analyze")
+        async def analyze(stream: StreamT) -> None:
+            try:
+                analyzer = await asyncio.wrap_future(analyzer_loading)
+            except Exception as exc:  # no models, no work: stop with an error, so the supervisor sees it and restarts
+                log.critical("the models failed to load", exc_info=exc)
+                await app.crash(exc)
                 return
-            await send("decide", topics.enriched, key, enriched)
-        for found in result.events:
-            await send("decide", topics.events, key, found.to_bytes())
-        metrics.processing_seconds.labels("decide").observe(time.perf_counter() - started)
-        metrics.end_to_end_seconds.observe(max(0.0, time.time() - analyzed.received_at))
+            metrics.beat()  # ready now, not at the heartbeat timer's next tick
+            async for batch in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+                started = time.perf_counter()
+                metrics.records_in.labels("analyze").inc(len(batch))
+                metrics.batch_size.labels("analyze").observe(len(batch))
+                messages = [raw_message(event) for event in batch]
+                decoded = [
+                    decode_article(m, max_message_bytes=settings.max_message_bytes, max_body_chars=settings.max_body_chars)
+                    for m in messages
+                ]
+                articles = [
+                    (m, ReceivedArticle(d, (m.timestamp_ms or 0) / 1000))
+                    for m, d in zip(messages, decoded, strict=True)
+                    if isinstance(d, RawArticle)
+                ]
+                for letter in decoded:
+                    if isinstance(letter, DeadLetter):
+                        await send_dead_letter("analyze", letter)
+                if articles:
+                    results = await asyncio.get_running_loop().run_in_executor(
+                        model_thread, analyzer.analyze, [article for _, article in articles]
+                    )
+                    for (message, _), result in zip(articles, results, strict=True):
+                        if isinstance(result, ModelFailure):
+                            await send_dead_letter("analyze", dead_letter(message, "model_error", result.detail, result.stage))
+                            continue
+                        value = result.to_bytes()
+                        if (letter := oversize_letter(message, "analysed", value, "analyze")) is not None:
+                            await send_dead_letter("analyze", letter)
+                        else:
+                            await send("analyze", topics.analyzed, result.article.id.encode(), value)
+                metrics.processing_seconds.labels("analyze").observe(time.perf_counter() - started)
+                mark_completed(app, [event.message for event in batch])
 
-    # Event by event, not stream.take: Faust only lets a table be written during per-event iteration.
-    @app.agent(topics.analyzed, name="decide")
-    async def decide_agent(stream: StreamT) -> None:
-        async for message in stream.events():
-            await decide_event(message)
-            mark_completed(app, [message.message])
+        agents["analyze"] = analyze
+
+    if runs_decide:
+        # Partitions=1 to match the analyzed topic: a single decision point sees every earlier article.
+        table = app.Table(DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes)
+        index = dedup_index = DedupIndex(settings.dedup_config())
+
+        @table.on_recover
+        async def rebuild_index() -> None:
+            dedup_index.clear()
+            dedup_index.add_many(StoredArticle.model_validate_json(value) for value in table.values())
+            metrics.dedup_articles.set(len(dedup_index))
+            log.info("dedup index rebuilt", extra={"articles": len(dedup_index)})
+
+        async def decide_event(message: EventT) -> None:
+            started = time.perf_counter()
+            metrics.records_in.labels("decide").inc()
+            try:
+                analyzed = AnalyzedArticle.model_validate_json(message.value)
+            except ValidationError as exc:  # only our own analyze agent writes here, but never crash on a record
+                await send_dead_letter("decide", dead_letter(raw_message(message), "schema", str(exc)[:500], stage="decide"))
+                return
+            known = table.get(analyzed.article.id)
+            if known is not None:
+                # A replay after a crash or a re-sent article: same verdict, byte-identical outputs.
+                stored = StoredArticle.model_validate_json(known)
+            else:
+                stored = decide(dedup_index, analyzed)
+                table[stored.id] = stored.model_dump_json().encode()
+                for expired in dedup_index.evict_expired():
+                    del table[expired]
+                metrics.dedup_articles.set(len(dedup_index))
+            metrics.duplicates.labels(stored.verdict.tier.value).inc()
+            result = outputs(analyzed, stored)
+            key = analyzed.article.id.encode()
+            if result.duplicate is not None:
+                await send("decide", topics.duplicates, key, result.duplicate.to_bytes())
+            if result.enriched is not None:
+                enriched = result.enriched.to_bytes()
+                # Its story id in every event can outgrow the analysis.
+                if (letter := oversize_letter(raw_message(message), "enriched", enriched, "decide")) is not None:
+                    await send_dead_letter("decide", letter)
+                    return
+                await send("decide", topics.enriched, key, enriched)
+            for found in result.events:
+                await send("decide", topics.events, key, found.to_bytes())
+            metrics.processing_seconds.labels("decide").observe(time.perf_counter() - started)
+            metrics.end_to_end_seconds.observe(max(0.0, time.time() - analyzed.received_at))
+
+        # Event by event, not stream.take: Faust only lets a table be written during per-event iteration.
+        @app.agent(topics.analyzed, name="decide")
+        async def decide_agent(stream: StreamT) -> None:
+            if not runs_analyze:
+                metrics.beat()  # no models to wait for: ready now, not at the heartbeat timer's next tick
+            async for message in stream.events():
+                await decide_event(message)
+                mark_completed(app, [message.message])
+
+        agents["decide"] = decide_agent
 
     # Timers run once the agents have started and only while the event loop is responsive: /healthz reads this.
     @app.timer(interval=2.0)
     async def heartbeat() -> None:
-        if models.done() and models.exception() is None:  # not ready while the models load
+        if models is None or (models.done() and models.exception() is None):  # not ready while the models load
             metrics.beat()
 
     progress = PartitionProgress()
@@ -274,4 +295,4 @@ def create_app(
         if stalled:
             log.warning("partitions stalled", extra={"partitions": sorted(stalled)})
 
-    return NewsApp(app=app, topics=topics, analyze=analyze, decide=decide_agent, index=index)
+    return NewsApp(app=app, topics=topics, analyze=agents.get("analyze"), decide=agents.get("decide"), index=index)

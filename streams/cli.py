@@ -54,7 +54,7 @@ from streams.publisher import (
     publish_once,
     totals,
 )
-from streams.settings import Settings
+from streams.settings import Settings, WorkerRole
 from streams.topics import create_topics
 
 if TYPE_CHECKING:
@@ -93,9 +93,18 @@ def topics() -> None:
 
 
 @cli.command()
-def worker() -> None:
+def worker(
+    role: Annotated[
+        WorkerRole | None,
+        typer.Option(
+            help="What this worker runs: both agents, the models only, or the decision only (default: "
+            "NEWSSTREAM_WORKER_ROLE, else all).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Run a stream worker; start as many as there are raw partitions, on any machines, with one app id."""
-    settings = Settings()
+    settings = Settings() if role is None else Settings(worker_role=role)
     if settings.embed_backend != "torch":
         # Nothing in an ONNX worker uses torch, but spaCy's thinc imports it whenever it is installed (1.4 s of
         # start-up here); a None entry makes that import fail, and thinc does without it.
@@ -115,11 +124,13 @@ def worker() -> None:
         logging.getLogger(__name__).info("metrics on http://%s:%d/metrics", settings.metrics_bind, port)
     # The models load in a thread while Faust starts and joins the group: the analyze agent waits for them, so an
     # assigned partition waits only for what is left of their load (start-up 1.5 s shorter).
-    loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models").submit(
-        build_analyzer,
-        settings,
-        on_inference=lambda model, seconds: metrics.inference_seconds.labels(model).observe(seconds),
-    )
+    loading = None
+    if settings.worker_role != "decide":
+        loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models").submit(
+            build_analyzer,
+            settings,
+            on_inference=lambda model, seconds: metrics.inference_seconds.labels(model).observe(seconds),
+        )
     news_app = create_app(settings, loading, metrics)
     faust_worker(news_app.app, settings).execute_from_commandline()
 

@@ -18,6 +18,7 @@ from streams.embedding import OnnxBackend
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 EmbedBackend = Literal[OnnxBackend, "torch"]
+WorkerRole = Literal["all", "analyze", "decide"]
 
 
 class Settings(BaseSettings):
@@ -126,6 +127,13 @@ class Settings(BaseSettings):
     )
 
     # Worker
+    # The decision's records cost its worker's event loop about 5 ms an article (README "Speed"): on a machine full of
+    # model workers, a small decide-only process lets the operating system spread that over every core.
+    worker_role: WorkerRole = Field(
+        default="all",
+        description="all: both agents; analyze: the models only (raw partitions); decide: the dedup decision only "
+        "(no models loaded). Workers of any roles share one app id.",
+    )
     log_level: str = "warning"
     web_enabled: bool = Field(default=False, description="Serve Faust's web endpoints.")
     web_bind: str = "127.0.0.1"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from streams.broker import EmbeddedBroker, free_port
-from streams.settings import Settings
+from streams.settings import Settings, WorkerRole
 from streams.topics import create_topics
 
 
@@ -57,11 +57,11 @@ class Workers:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.metrics_ports: list[int] = []
 
-    def start(self) -> subprocess.Popen[bytes]:
-        """A worker process with a data directory and a metrics port of its own."""
+    def start(self, role: WorkerRole = "all") -> subprocess.Popen[bytes]:
+        """A worker process of ``role`` with a data directory and a metrics port of its own."""
         number = len(self.processes)
         self.metrics_ports.append(free_port())
-        own = {"data_dir": self.log_dir / f"data{number}", "metrics_port": self.metrics_ports[-1]}
+        own = {"data_dir": self.log_dir / f"data{number}", "metrics_port": self.metrics_ports[-1], "worker_role": role}
         env = {**os.environ, **self.settings.model_copy(update=own).to_env()}
         log = open(self.log_dir / f"worker{number}.log", "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log)

@@ -150,3 +150,18 @@ async def test_an_article_whose_output_record_is_over_the_limit_is_dead_lettered
     assert orjson.loads(letters[0].original)["id"] == "long"  # the raw message, byte for byte
     assert AnalyzedArticle.model_validate_json(letters[1].original).article.id == "long-analysed"
     assert all("NEWSSTREAM_MAX_OUTPUT_BYTES" in letter.detail for letter in letters)
+
+
+def test_each_role_builds_only_its_own_agents_and_state() -> None:
+    analyze_only = create_app(AGENT_SETTINGS.model_copy(update={"worker_role": "analyze"}), STAND_IN_ANALYZER)
+    # No table: a worker of the analyze role neither restores nor stands by for the dedup changelog.
+    assert (analyze_only.decide, analyze_only.index, list(analyze_only.app.tables)) == (None, None, [])
+    assert [agent.name for agent in analyze_only.app.agents.values()] == ["analyze"]
+
+    decide_only = create_app(AGENT_SETTINGS.model_copy(update={"worker_role": "decide"}), None)
+    assert decide_only.analyze is None and decide_only.index is not None
+    assert list(decide_only.app.tables) == ["dedup"]
+    assert [agent.name for agent in decide_only.app.agents.values()] == ["decide"]
+
+    with pytest.raises(ValueError, match="needs an analyzer"):
+        create_app(AGENT_SETTINGS.model_copy(update={"worker_role": "all"}), None)

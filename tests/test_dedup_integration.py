@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from models import DedupTier, RawArticle
+from streams.healthcheck import check
 from streams.kafka_clients import producer
 from streams.outputs import collect
 from streams.settings import Settings
+from streams.top import scrape
 from tests.articles import QUAKE_ARVENA, QUAKE_ARVENA_COPY, QUAKE_ARVENA_FOLLOW_UP, QUAKE_PELLMAR
 from tests.conftest import Workers
 
@@ -59,3 +61,32 @@ def test_same_story_shares_a_story_id_and_another_event_of_the_same_kind_does_no
     assert other_quake.dedup.tier == DedupTier.UNIQUE
     assert other_quake.story_id == QUAKE_PELLMAR.id
     assert all(event.story_id == QUAKE_ARVENA.id for event in follow_up.events)
+
+
+def test_a_decide_worker_and_an_analyze_worker_split_the_work_and_catch_a_copy(
+    settings: Settings, workers: Workers
+) -> None:
+    analyzing = workers.start("analyze")
+    deciding = workers.start("decide")
+    running = lambda: analyzing.poll() is None and deciding.poll() is None  # noqa: E731
+    publish(settings, QUAKE_ARVENA, partition=0)
+    collect(settings, {QUAKE_ARVENA.id}, timeout_s=90, keep_going=running)
+    publish(settings, QUAKE_ARVENA_COPY, partition=3)
+    publish(settings, QUAKE_PELLMAR, partition=1)
+    ids = {QUAKE_ARVENA.id, QUAKE_ARVENA_COPY.id, QUAKE_PELLMAR.id}
+    out = collect(settings, ids, timeout_s=90, keep_going=running)
+
+    assert set(out.enriched) == {QUAKE_ARVENA.id, QUAKE_PELLMAR.id}, (workers.log(0)[-2000:], workers.log(1)[-2000:])
+    notice = out.duplicates[QUAKE_ARVENA_COPY.id]
+    assert (notice.tier, notice.duplicate_of) == (DedupTier.NEAR_DUPLICATE, QUAKE_ARVENA.id)
+    # Each worker ran its own agent only, and the decide worker loaded no models.
+    analyze_samples, decide_samples = (scrape(f"http://127.0.0.1:{port}/metrics") for port in workers.metrics_ports)
+    records_in = "newsstream_records_in_total"
+    assert analyze_samples.get((records_in, (("agent", "analyze"),))) == len(ids)
+    assert analyze_samples.get((records_in, (("agent", "decide"),)), 0) == 0
+    assert decide_samples.get((records_in, (("agent", "decide"),))) == len(ids)
+    assert decide_samples.get((records_in, (("agent", "analyze"),)), 0) == 0
+    decide_threads = {dict(labels)["thread"] for (name, labels) in decide_samples if name == "newsstream_thread_cpu_seconds_total"}
+    assert "event_loop" in decide_threads and not decide_threads & {"models", "embedding", "load-models"}, decide_threads
+    for port in workers.metrics_ports:  # both ready and healthy, the decide worker without models
+        assert check(settings.model_copy(update={"metrics_port": port})) is None

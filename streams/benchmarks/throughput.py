@@ -1,7 +1,7 @@
 """Throughput of newsstream against its compute floor and against the loop a user would write, on the same articles.
 
     python -m streams.benchmarks.throughput [--articles 600] [--source auto|generated|bbc] [--workers <cores>]
-                                            [--latency-seconds 60]
+                                            [--decide-worker] [--latency-seconds 60]
 
 (a) compute floor: no Kafka, in as many processes as (c) has workers, each over its share of the articles: each
     article's bytes decoded and validated, the worker's Analyzer (``build_analyzer``: whatever models and backends the
@@ -14,7 +14,8 @@
 (c) newsstream end to end: ``newsstream worker`` subprocess(es) on an embedded broker, as in production; the
     articles published at once to the raw topic; from the first publish to the last output accounted for by
     ``streams.outputs.OutputReader`` (enriched record or duplicate notice, and every event of the article).
-    Worker start-up is excluded and printed separately.
+    Worker start-up is excluded and printed separately. With ``--decide-worker``: ``--workers`` workers of the
+    analyze role and one of the decide role.
 Then latency: the same workers, fresh articles published at a steady half of (c)'s measured rate; latency is the
 Kafka timestamp of the article's enriched record (or duplicate notice) minus that of its raw message.
 
@@ -63,7 +64,7 @@ from streams.decode import RawMessage, decode_article
 from streams.dedup import DedupIndex
 from streams.kafka_clients import consumer, producer
 from streams.outputs import OutputReader
-from streams.settings import Settings
+from streams.settings import Settings, WorkerRole
 from streams.thread_cpu import cpu_seconds
 from streams.top import Labels, Samples, merge, quantile, scrape
 from streams.topics import create_topics
@@ -403,31 +404,35 @@ def cpu_by_thread(before: Samples, after: Samples, articles: int) -> str:
 
 def newsstream(
     settings: Settings, articles: Sequence[BenchArticle], more_articles: Iterator[BenchArticle], workers: int,
-    latency_seconds: float, logs: Path,
+    decide_worker: bool, latency_seconds: float, logs: Path,
 ) -> tuple[Run, float, Latency]:
     with ExitStack() as stack:
         broker = stack.enter_context(EmbeddedBroker())
         configured = settings.model_copy(update={"broker": broker.bootstrap})
         create_topics(configured)
-        metrics_ports = [free_port() for _ in range(workers)]
-        log_paths = [logs / f"worker{number}.log" for number in range(workers)]
+        roles: list[WorkerRole] = ["analyze"] * workers + ["decide"] if decide_worker else ["all"] * workers
+        metrics_ports = [free_port() for _ in roles]
+        log_paths = [logs / f"worker{number}.log" for number in range(len(roles))]
         started = time.perf_counter()
         processes = [
             start_process(
                 ["-m", "streams.cli", "worker"],
-                configured.model_copy(update={"data_dir": logs / f"data{number}", "metrics_port": port}),
+                configured.model_copy(
+                    update={"data_dir": logs / f"data{number}", "metrics_port": port, "worker_role": role}
+                ),
                 log_path,
             )
-            for number, (port, log_path) in enumerate(zip(metrics_ports, log_paths, strict=True))
+            for number, (port, log_path, role) in enumerate(zip(metrics_ports, log_paths, roles, strict=True))
         ]
         stack.callback(stop_processes, processes)
         alive = all_alive(processes, log_paths)
         client = stack.enter_context(closing(producer(configured)))
         reader = stack.enter_context(OutputReader(configured))
         metrics_urls = [f"http://{configured.metrics_bind}:{port}/metrics" for port in metrics_ports]
-        wait_until_ready(client, reader, configured, warmup_articles(), metrics_urls, alive)
+        analyzing = [url for url, role in zip(metrics_urls, roles, strict=True) if role != "decide"]
+        wait_until_ready(client, reader, configured, warmup_articles(), analyzing, alive)
         ready_s = time.perf_counter() - started
-        log(f"(c) {workers} worker(s) ready after {ready_s:.1f} s; publishing {len(articles)} articles")
+        log(f"(c) workers ({', '.join(roles)}) ready after {ready_s:.1f} s; publishing {len(articles)} articles")
 
         started, cpu_started = time.perf_counter(), time.process_time()
         assert broker.process is not None
@@ -516,6 +521,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # worker leaves part of a second core idle (README "Speed").
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="newsstream worker processes for (c), and processes of (a)")
+    parser.add_argument("--decide-worker", action="store_true",
+                        help="(c) with --workers analyze-only workers and one decide-only worker")
     parser.add_argument("--latency-seconds", type=float, default=60.0, help="length of the steady-rate latency run")
     arguments = parser.parse_args(argv)
     begun = time.perf_counter()
@@ -541,8 +548,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         log("(b) naive loop")
         naive, naive_ready_s = naive_loop(settings, articles, warmup, logs)
         log(f"(b) {naive.rate:.2f} articles/s")
-        log(f"(c) newsstream, {arguments.workers} worker(s)")
-        ours, ready_s, latency = newsstream(settings, articles, stream, arguments.workers, arguments.latency_seconds, logs)
+        log(f"(c) newsstream, {arguments.workers} worker(s)" + (" and a decide worker" if arguments.decide_worker else ""))
+        ours, ready_s, latency = newsstream(
+            settings, articles, stream, arguments.workers, arguments.decide_worker, arguments.latency_seconds, logs
+        )
         log("(a) compute floor again, after (c)")
         floor_after = compute_floor(settings, articles, warmup, arguments.workers)
         log(f"(a) {floor_after.rate:.2f} articles/s")
