@@ -127,8 +127,8 @@ class Settings(BaseSettings):
     )
 
     # Worker
-    # The decision's records cost its worker's event loop about 5 ms an article (README "Speed"): on a machine full of
-    # model workers, a small decide-only process lets the operating system spread that over every core.
+    # Decide-only workers keep the dedup table's memory, which grows with the window, off the model workers and need
+    # no models; on one 2-core machine they were no faster than workers of both roles (README "Speed").
     worker_role: WorkerRole = Field(
         default="all",
         description="all: both agents; analyze: the models only (raw partitions); decide: the dedup decision only "
