@@ -60,6 +60,8 @@ from streams.topics import create_topics
 if TYPE_CHECKING:
     import faust
 
+    from streams.analyze import Analyzer
+
 cli = typer.Typer(help="newsstream: validate, deduplicate and enrich news articles on Kafka.", no_args_is_help=True)
 console = Console(stderr=True)
 
@@ -110,9 +112,8 @@ def worker(
         # start-up here); a None entry makes that import fail, and thinc does without it.
         sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
 
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
-    from streams.analyzer_factory import build_analyzer
     from streams.app import create_app
     from streams.metrics import Metrics
 
@@ -124,8 +125,10 @@ def worker(
         logging.getLogger(__name__).info("metrics on http://%s:%d/metrics", settings.metrics_bind, port)
     # The models load in a thread while Faust starts and joins the group: the analyze agent waits for them, so an
     # assigned partition waits only for what is left of their load (start-up 1.5 s shorter).
-    loading = None
-    if settings.worker_role != "decide":
+    loading: Future[Analyzer] | None = None
+    if settings.worker_role != "decide":  # a decide worker neither loads nor imports the model code
+        from streams.analyzer_factory import build_analyzer
+
         loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models").submit(
             build_analyzer,
             settings,
