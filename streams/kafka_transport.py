@@ -1,6 +1,6 @@
 """Faust's aiokafka transport with the consumer's fetch wait taken from the settings, a fetch that only takes records
-of the partitions that were active when it started, a commit before partitions are revoked, and no commit of messages
-Faust skipped.
+of the partitions that were active when it started, a commit before partitions are revoked, no commit of messages
+Faust skipped, and no record dropped around the seek back to the committed offsets after a rebalance.
 
 Faust fixes the worker consumer's ``fetch_max_wait_ms`` at 1,500 ms. Apache Kafka answers a waiting fetch as soon
 as data arrives, but Tansu, the embedded broker, holds aiokafka's fetch for the whole wait: each hop of the
@@ -26,11 +26,25 @@ control is off (rebalancing, stopping). If that ack was committed before the see
 message was never read again: an article published as a worker left was lost so (CI, 2026-11-30). The consumer here
 does not count such acks, and while flow control is off counts only messages the agents report finished
 (``mark_completed``). Faust's compiled stream iterator writes acks past ``Consumer.ack``, so streams use its Python one.
+
+After a rebalance, Faust seeks back to the committed offsets and resumes the flow, which clears the streams' queues;
+records handed out across that seek lost their re-read copies, which fell below the read offset Faust had already
+moved, and Faust's commit passed them. Traced with a 10 ms producer linger (half of the join-and-leave runs lost
+inputs), and once at the default (a commit stalled in CI). Three paths, each closed here:
+- the consumer thread runs two calls at a time, so a fetch that waited during the seek returned records read before
+  it: records fetched or handed out across a seek's start or end now go back to the fetcher (a rewind that only moves
+  positions back), the read offset the seek set is restored, and no fetch starts while a seek runs;
+- recovery resumes the flow twice, after the changelogs and after the seek, with the stream partitions live between:
+  the second resumption cleared records handed out since the first; resuming a flow already on keeps the queues;
+- Faust takes its committed offset for the last record processed, while it is the next to read, so the commit passed
+  one record never acked right after it: it waits for that record now.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from functools import cached_property
 from typing import Any
 from weakref import WeakSet
@@ -41,7 +55,9 @@ from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message, TransportT
 from faust.types.tuples import ack_lock
+from intervaltree import IntervalTree
 from mode.utils.futures import notify
+from mode.utils.queues import FlowControlEvent
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -71,10 +87,91 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
                 consumer.seek(tp, offset)
         return {tp: batch for tp, batch in records.items() if tp not in rewind}
 
+    async def rewind(self, first_offsets: dict[TP, int]) -> None:
+        """Move partitions' positions back to the first of their fetched records that Faust did not hand out.
+
+        No await inside: a seek to the committed offsets, running in the thread's other call slot, lands wholly before
+        or after this, and a position only moves back, never past a record not yet processed."""
+        consumer = self._ensure_consumer()
+        subscription = consumer._subscription.subscription
+        if subscription is None:
+            return
+        assignment = subscription.assignment
+        positions = {
+            tp: state.position if state.has_valid_position else None
+            for tp in first_offsets
+            if (state := assignment.state_value(tp)) is not None
+        }
+        for tp, offset in rewind_targets(first_offsets, positions).items():
+            consumer.seek(tp, offset)
+
 
 class _Consumer(faust_aiokafka.Consumer):
+    # Seeks back to the committed offsets, counted at their start and at their end: records fetched or handed out
+    # across either are suspect.
+    _seek_marks = 0
+    _seek_read_offsets: dict[TP, int | None] = {}
+    _fetched: RecordMap = {}
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @cached_property
+    def _no_seek_running(self) -> asyncio.Event:
+        idle = asyncio.Event()
+        idle.set()
+        return idle
+
+    async def perform_seek(self) -> None:
+        self._no_seek_running.clear()
+        self._seek_marks += 1
+        try:
+            await super().perform_seek()
+            self._seek_read_offsets = dict(self._read_offset)
+        finally:
+            self._seek_marks += 1
+            self._no_seek_running.set()
+
+    async def _wait_next_records(self, timeout: float) -> tuple[RecordMap | None, set[TP] | None]:
+        # The consumer thread runs two calls at a time, so a seek back to the committed offsets can run while a fetch
+        # waits. Records read before the seek then reached Faust after it: handed out, they moved the read offset
+        # past the records read again from the committed offset, which Faust dropped, and the commit passed them.
+        # Nor is anything fetched while a seek runs: what it handed out would be read again after it.
+        await self._no_seek_running.wait()
+        marks = self._seek_marks
+        records, active_partitions = await super()._wait_next_records(timeout)
+        if records and self._seek_marks != marks:
+            await self._thread.call_thread(self._thread.rewind, first_offsets(records))
+            return None, active_partitions
+        self._fetched = records or {}
+        return records, active_partitions
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        marks = self._seek_marks
+        handed_out: dict[TP, int] = {}
+        async with aclosing(super().getmany(timeout)) as batch:
+            async for tp, message in batch:
+                if self._seek_marks != marks:
+                    break
+                handed_out[tp] = message.offset
+                yield tp, message
+                if self._seek_marks != marks:
+                    # A seek began or ended while this record was delivered. Faust has just set the read offset to
+                    # this record's: put back the one an ended seek set, else the records it rereads are dropped.
+                    if self._seek_marks % 2 == 0 and tp in self._seek_read_offsets:
+                        self._read_offset[tp] = self._seek_read_offsets[tp]
+                    break
+            else:
+                return
+        # The rest of the batch is read again.
+        await self._thread.call_thread(self._thread.rewind, not_handed_out(self._fetched, handed_out))
+
+    def _new_offset(self, tp: TP) -> int | None:
+        # Faust takes its committed offset for the last record processed, while it is the next one to read: one
+        # record right after it, never acked, was committed past (an article lost in a rebalance).
+        if skips_unacked(self._committed_offset[tp], self._acked[tp], self._gap[tp]):
+            return None
+        return super()._new_offset(tp)
 
     @cached_property
     def completed(self) -> WeakSet[Message]:
@@ -123,12 +220,47 @@ async def fetch_active(
     return await fetch(partitions, timeout)
 
 
+def first_offsets(records: RecordMap) -> dict[TP, int]:
+    """Partition -> offset of its first record in a fetch."""
+    return {tp: batch[0].offset for tp, batch in records.items() if batch}
+
+
+def rewind_targets(first_offsets: dict[TP, int], positions: dict[TP, int | None]) -> dict[TP, int]:
+    """Partition -> offset to seek to, so that the fetcher reads again from each partition's first offset given: only
+    assigned partitions with a valid position, and only backwards (None: a reset to the committed offset is pending,
+    and it will place the position)."""
+    return {
+        tp: offset
+        for tp, offset in first_offsets.items()
+        if (position := positions.get(tp)) is not None and offset < position
+    }
+
+
+def not_handed_out(fetched: RecordMap, handed_out: dict[TP, int]) -> dict[TP, int]:
+    """Partition -> offset of the first fetched record after the last one handed out, for partitions with any left."""
+    left = {}
+    for tp, batch in fetched.items():
+        last = handed_out.get(tp)
+        rest = [record.offset for record in batch if last is None or record.offset > last]
+        if rest:
+            left[tp] = rest[0]
+    return left
+
+
+def skips_unacked(committed: int | None, acked: list[int], gaps: IntervalTree) -> bool:
+    """Whether committing from these acks would pass a record never acked: the committed offset (the next record to
+    read) is neither acked nor a known gap in the partition's offsets."""
+    if committed is None or not acked:
+        return False
+    return min(acked) > committed and not gaps.overlaps(committed)
+
+
 def undeliverable(records: RecordMap, active: set[TP] | None, buffered: set[TP]) -> dict[TP, int]:
     """Partition -> offset of its first fetched record, for partitions paused while the fetch waited: Faust drops
     their records, so the fetcher must read them again from there (None: a client-only app, nothing paused)."""
     if active is None:
         return {}
-    return {tp: batch[0].offset for tp, batch in records.items() if batch and tp not in active and tp not in buffered}
+    return {tp: offset for tp, offset in first_offsets(records).items() if tp not in active and tp not in buffered}
 
 
 class _Stream(faust.Stream):
@@ -137,6 +269,16 @@ class _Stream(faust.Stream):
         iterator = self._py_aiter()
         self._active_agens.add(iterator)
         return iterator
+
+
+class _FlowControl(FlowControlEvent):
+    def resume(self) -> None:
+        # Resuming clears the streams' queues: right after a rebalance, when they hold records from before it. But
+        # Faust's recovery resumes twice, after reading the changelogs and after its seek back to the committed
+        # offsets, and between the two the stream partitions are live: the second clear threw away records handed
+        # out since the first, whose read offsets then hid the copies read again (an article lost, traced).
+        if not self.is_active():
+            super().resume()
 
 
 class _Transport(faust_aiokafka.Transport):
@@ -153,6 +295,10 @@ class App(faust.App):
     def __init__(self, *args: Any, fetch_max_wait_ms: int, **kwargs: Any) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
         super().__init__(*args, Stream=_Stream, **kwargs)
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return _FlowControl(loop=self.loop)
 
     def _new_transport(self) -> TransportT:
         return _Transport(self.conf.broker_consumer, self, fetch_max_wait_ms=self.fetch_max_wait_ms)

@@ -1,5 +1,6 @@
 """The worker's fetch takes records only of the partitions active when it started, and hands back those of a
-partition paused while it waited.
+partition paused while it waited; records fetched but not handed out across a seek go back to the fetcher; the commit
+never passes a record not acked; and resuming a flow that is already on keeps the streams' queues.
 
 The stand-in fetch behaves as aiokafka's does on the set it is given: it waits, then returns the buffered records of
 every partition in the set, or of every partition when the set is empty.
@@ -12,7 +13,17 @@ from typing import NamedTuple
 
 from faust.types import TP
 
-from streams.kafka_transport import fetch_active, undeliverable
+from intervaltree import IntervalTree
+from mode.utils.queues import FlowControlQueue
+
+from streams.kafka_transport import (
+    _FlowControl,
+    fetch_active,
+    not_handed_out,
+    rewind_targets,
+    skips_unacked,
+    undeliverable,
+)
 
 RAW = TP("raw", 0)
 ANALYZED = TP("analyzed", 0)
@@ -73,3 +84,40 @@ def test_records_of_active_or_buffer_full_partitions_are_delivered() -> None:
     fetched = {RAW: [Record(40)], ANALYZED: [Record(7)]}
     assert undeliverable(fetched, active={RAW}, buffered={ANALYZED}) == {}
     assert undeliverable(fetched, active=None, buffered=set()) == {}  # a client-only app: Faust delivers every partition
+
+
+def test_a_rewind_moves_positions_back_only() -> None:
+    first = {RAW: 40, ANALYZED: 7, CHANGELOG: 3}
+    # RAW: the fetch moved it to 42, back to 40. ANALYZED: a seek to the committed offset 5 already ran, it stays.
+    # CHANGELOG: a reset is pending (no valid position), which places it.
+    positions: dict[TP, int | None] = {RAW: 42, ANALYZED: 5, CHANGELOG: None}
+    assert rewind_targets(first, positions) == {RAW: 40}
+    assert rewind_targets({TP("unassigned", 0): 1}, positions) == {}
+
+
+def test_what_was_not_handed_out_of_a_fetch_starts_after_the_last_record_handed_out() -> None:
+    fetched = {RAW: [Record(40), Record(41), Record(42)], ANALYZED: [Record(7), Record(8)], CHANGELOG: [Record(3)]}
+    assert not_handed_out(fetched, {RAW: 40, ANALYZED: 8}) == {RAW: 41, CHANGELOG: 3}
+    assert not_handed_out(fetched, {}) == {RAW: 40, ANALYZED: 7, CHANGELOG: 3}
+
+
+def test_the_commit_does_not_pass_the_next_record_to_read_when_it_was_never_acked() -> None:
+    # Committed 590: the next record to read is 590. Faust took it for the last one processed and committed past it.
+    assert skips_unacked(590, [591, 592, 593], IntervalTree())
+    assert not skips_unacked(590, [590, 591], IntervalTree())
+    assert not skips_unacked(590, [588, 589, 591], IntervalTree())  # read again after a seek: Faust's own check
+    assert not skips_unacked(590, [591], IntervalTree.from_tuples([(590, 591)]))  # a known hole in the offsets
+    assert not skips_unacked(None, [5, 6], IntervalTree())  # nothing committed yet
+    assert not skips_unacked(590, [], IntervalTree())
+
+
+async def test_resuming_a_flow_that_is_on_keeps_the_queued_records() -> None:
+    flow = _FlowControl()
+    queue: FlowControlQueue[str] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+    flow.resume()  # on after a rebalance: what was queued before it is stale
+    await queue.put("handed out after the first resume")
+    flow.resume()  # Faust's second resume in one recovery
+    assert queue.qsize() == 1
+    flow.suspend()  # the next rebalance
+    flow.resume()
+    assert queue.qsize() == 0
