@@ -109,6 +109,7 @@ def create_app(
         broker_commit_interval=settings.commit_interval_s,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_linger=settings.producer_linger_ms / 1000,
         producer_max_request_size=DEAD_LETTER_MAX_MESSAGE_BYTES,
         web_enabled=settings.web_enabled,
         web_bind=settings.web_bind,

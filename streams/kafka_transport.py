@@ -238,7 +238,7 @@ def rewind_targets(first_offsets: dict[TP, int], positions: dict[TP, int | None]
 
 def not_handed_out(fetched: RecordMap, handed_out: dict[TP, int]) -> dict[TP, int]:
     """Partition -> offset of the first fetched record after the last one handed out, for partitions with any left."""
-    left = {}
+    left: dict[TP, int] = {}
     for tp, batch in fetched.items():
         last = handed_out.get(tp)
         rest = [record.offset for record in batch if last is None or record.offset > last]

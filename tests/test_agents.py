@@ -114,9 +114,12 @@ async def test_decide_agent_routes_originals_and_copies_and_replays_identically(
     assert list(news_app.index.key_of) == ["o1"]
 
 
-def test_the_app_takes_its_group_and_commit_timing_from_the_settings() -> None:
-    settings = AGENT_SETTINGS.model_copy(update={"commit_interval_s": 0.5, "session_timeout_s": 9.0})
+def test_the_app_takes_its_group_commit_and_linger_timing_from_the_settings() -> None:
+    settings = AGENT_SETTINGS.model_copy(
+        update={"commit_interval_s": 0.5, "session_timeout_s": 9.0, "producer_linger_ms": 25}
+    )
     conf = create_app(settings, Analyzer(WordHashEmbedder(), BlankParser())).app.conf
+    assert conf.producer_linger == 0.025
     assert conf.broker_commit_interval == 0.5
     assert conf.broker_session_timeout == 9.0
     assert conf.broker_heartbeat_interval == 3.0
