@@ -37,7 +37,9 @@ inputs), and once at the default (a commit stalled in CI). Three paths, each clo
 - recovery resumes the flow twice, after the changelogs and after the seek, with the stream partitions live between:
   the second resumption cleared records handed out since the first; resuming a flow already on keeps the queues;
 - Faust takes its committed offset for the last record processed, while it is the next to read, so the commit passed
-  one record never acked right after it: it waits for that record now.
+  one record never acked right after it: it waits for that record now. A record that is gone (retention deleted it
+  while the group was away) must not hold the commit for good: after a seek, offsets missing between the committed
+  one and the first record read are noted as a hole. Faust's own holes no longer take in the record being delivered.
 """
 
 from __future__ import annotations
@@ -90,13 +92,14 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     async def rewind(self, first_offsets: dict[TP, int]) -> None:
         """Move partitions' positions back to the first of their fetched records that Faust did not hand out.
 
-        No await inside: a seek to the committed offsets, running in the thread's other call slot, lands wholly before
-        or after this, and a position only moves back, never past a record not yet processed."""
+        No await inside, so each partition's seek lands wholly before or after any other seek of it (a seek to the
+        committed offsets runs in the thread's other call slot), and a position only moves back: wherever the two
+        land, it ends at or before the first record not yet processed."""
         consumer = self._ensure_consumer()
         subscription = consumer._subscription.subscription
-        if subscription is None:
+        assignment = subscription.assignment if subscription is not None else None
+        if assignment is None:  # subscribed, no partitions assigned yet
             return
-        assignment = subscription.assignment
         positions = {
             tp: state.position if state.has_valid_position else None
             for tp in first_offsets
@@ -110,7 +113,11 @@ class _Consumer(faust_aiokafka.Consumer):
     # Seeks back to the committed offsets, counted at their start and at their end: records fetched or handed out
     # across either are suspect.
     _seek_marks = 0
+    _seeks_running = 0
+    # The read offsets the latest seek set (the committed offsets), and those of its partitions whose first record
+    # at or past that offset has not been handed out yet.
     _seek_read_offsets: dict[TP, int | None] = {}
+    _first_record_due: dict[TP, int] = {}
     _fetched: RecordMap = {}
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
@@ -123,14 +130,25 @@ class _Consumer(faust_aiokafka.Consumer):
         return idle
 
     async def perform_seek(self) -> None:
+        # Faust may seek from its fetch loop while recovery's seek runs: the count tells when none is left.
+        self._seeks_running += 1
         self._no_seek_running.clear()
         self._seek_marks += 1
+        self._seek_read_offsets, self._first_record_due = {}, {}
         try:
             await super().perform_seek()
             self._seek_read_offsets = dict(self._read_offset)
+            acks_enabled_for = self.app.topics.acks_enabled_for
+            self._first_record_due = {
+                tp: offset
+                for tp, offset in self._read_offset.items()
+                if offset is not None and acks_enabled_for(tp.topic)
+            }
         finally:
             self._seek_marks += 1
-            self._no_seek_running.set()
+            self._seeks_running -= 1
+            if not self._seeks_running:
+                self._no_seek_running.set()
 
     async def _wait_next_records(self, timeout: float) -> tuple[RecordMap | None, set[TP] | None]:
         # The consumer thread runs two calls at a time, so a seek back to the committed offsets can run while a fetch
@@ -139,6 +157,7 @@ class _Consumer(faust_aiokafka.Consumer):
         # Nor is anything fetched while a seek runs: what it handed out would be read again after it.
         await self._no_seek_running.wait()
         marks = self._seek_marks
+        self._fetched = {}
         records, active_partitions = await super()._wait_next_records(timeout)
         if records and self._seek_marks != marks:
             await self._thread.call_thread(self._thread.rewind, first_offsets(records))
@@ -147,24 +166,41 @@ class _Consumer(faust_aiokafka.Consumer):
         return records, active_partitions
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        await self._no_seek_running.wait()
         marks = self._seek_marks
         handed_out: dict[TP, int] = {}
         async with aclosing(super().getmany(timeout)) as batch:
             async for tp, message in batch:
                 if self._seek_marks != marks:
                     break
+                self._note_hole_at_committed(tp, message.offset)
                 handed_out[tp] = message.offset
                 yield tp, message
                 if self._seek_marks != marks:
                     # A seek began or ended while this record was delivered. Faust has just set the read offset to
                     # this record's: put back the one an ended seek set, else the records it rereads are dropped.
-                    if self._seek_marks % 2 == 0 and tp in self._seek_read_offsets:
+                    if not self._seeks_running and tp in self._seek_read_offsets:
                         self._read_offset[tp] = self._seek_read_offsets[tp]
                     break
-            else:
-                return
-        # The rest of the batch is read again.
-        await self._thread.call_thread(self._thread.rewind, not_handed_out(self._fetched, handed_out))
+        # What was fetched and not handed out (a seek, or Faust stopped the batch at a rebalance) is read again.
+        left = not_handed_out(self._fetched, handed_out)
+        if left:
+            await self._thread.call_thread(self._thread.rewind, left)
+
+    def _note_hole_at_committed(self, tp: TP, offset: int) -> None:
+        # Faust's own gap for a hole right after a seek starts past the committed offset: without this one the commit
+        # would wait for good for a record retention or compaction removed.
+        due = self._first_record_due.get(tp)
+        if due is not None and offset >= due:
+            del self._first_record_due[tp]
+            hole = hole_at_committed(due, offset)
+            if hole is not None:
+                self._gap[tp].addi(*hole)
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        # Faust passes the offset of the record it is about to deliver as the gap's last one: counted as acked before
+        # it was processed, the commit could pass it. The gap ends before it.
+        await super()._add_gap(tp, offset_from, offset_to - 1)
 
     def _new_offset(self, tp: TP) -> int | None:
         # Faust takes its committed offset for the last record processed, while it is the next one to read: one
@@ -253,6 +289,13 @@ def skips_unacked(committed: int | None, acked: list[int], gaps: IntervalTree) -
     if committed is None or not acked:
         return False
     return min(acked) > committed and not gaps.overlaps(committed)
+
+
+def hole_at_committed(committed: int, first_offset: int) -> tuple[int, int] | None:
+    """The offsets [start, end) missing between a seek's committed offset and the first record read at or past it,
+    if any. Positions after a seek are at or before the committed offset, and nothing read before a seek is handed
+    out after it, so such offsets are gone from the partition (retention deleted them, or compaction)."""
+    return (committed, first_offset) if first_offset > committed else None
 
 
 def undeliverable(records: RecordMap, active: set[TP] | None, buffered: set[TP]) -> dict[TP, int]:
