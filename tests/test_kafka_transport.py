@@ -12,7 +12,6 @@ import asyncio
 from typing import NamedTuple
 
 from faust.types import TP
-
 from intervaltree import IntervalTree
 from mode.utils.queues import FlowControlQueue
 
