@@ -33,7 +33,7 @@ moved, and Faust's commit passed them. Traced with a 10 ms producer linger (half
 inputs), and once at the default (a commit stalled in CI). Three paths, each closed here:
 - the consumer thread runs two calls at a time, so a fetch that waited during the seek returned records read before
   it: records fetched or handed out across a seek's start or end now go back to the fetcher (a rewind that only moves
-  positions back), the read offset the seek set is restored, and no fetch starts while a seek runs;
+  positions back), the read offset the seek set is restored, and a fetch waits for a running seek to end;
 - recovery resumes the flow twice, after the changelogs and after the seek, with the stream partitions live between:
   the second resumption cleared records handed out since the first; resuming a flow already on keeps the queues;
 - Faust takes its committed offset for the last record processed, while it is the next to read, so the commit passed
@@ -154,7 +154,8 @@ class _Consumer(faust_aiokafka.Consumer):
         # The consumer thread runs two calls at a time, so a seek back to the committed offsets can run while a fetch
         # waits. Records read before the seek then reached Faust after it: handed out, they moved the read offset
         # past the records read again from the committed offset, which Faust dropped, and the commit passed them.
-        # Nor is anything fetched while a seek runs: what it handed out would be read again after it.
+        # A fetch also waits for a running seek to end: what it handed out would be read again after the seek. (A seek
+        # can still start while Faust waits for its flow to resume, before the fetch: the marks catch that.)
         await self._no_seek_running.wait()
         marks = self._seek_marks
         self._fetched = {}
