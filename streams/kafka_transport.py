@@ -82,12 +82,9 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # Runs in the consumer thread, which owns the aiokafka consumer.
         records = await super()._fetch_records(consumer, active_partitions, timeout=timeout, max_records=max_records)
         worker = self.consumer
-        rewind = undeliverable(records, worker._active_partitions, worker._buffered_partitions)
-        assigned = consumer.assignment()
-        for tp, offset in rewind.items():
-            if tp in assigned:
-                consumer.seek(tp, offset)
-        return {tp: batch for tp, batch in records.items() if tp not in rewind}
+        paused = undeliverable(records, worker._active_partitions, worker._buffered_partitions)
+        await self.rewind(paused)
+        return {tp: batch for tp, batch in records.items() if tp not in paused}
 
     async def rewind(self, first_offsets: dict[TP, int]) -> None:
         """Move partitions' positions back to the first of their fetched records that Faust did not hand out.
@@ -110,24 +107,22 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _Consumer(faust_aiokafka.Consumer):
-    # Seeks back to the committed offsets, counted at their start and at their end: records fetched or handed out
-    # across either are suspect.
-    _seek_marks = 0
-    _seeks_running = 0
-    # The read offsets the latest seek set (the committed offsets), and those of its partitions whose first record
-    # at or past that offset has not been handed out yet.
-    _seek_read_offsets: dict[TP, int | None] = {}
-    _first_record_due: dict[TP, int] = {}
-    _fetched: RecordMap = {}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Seeks back to the committed offsets, counted at their start and at their end: records fetched or handed out
+        # across either are suspect.
+        self._seek_marks = 0
+        self._seeks_running = 0
+        self._no_seek_running = asyncio.Event()
+        self._no_seek_running.set()
+        # The read offsets the latest seek set (the committed offsets), and those of its partitions whose first
+        # record at or past that offset has not been handed out yet.
+        self._seek_read_offsets: dict[TP, int | None] = {}
+        self._first_record_due: dict[TP, int] = {}
+        self._fetched: RecordMap = {}  # the latest fetch, as Faust got it
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-    @cached_property
-    def _no_seek_running(self) -> asyncio.Event:
-        idle = asyncio.Event()
-        idle.set()
-        return idle
 
     async def perform_seek(self) -> None:
         # Faust may seek from its fetch loop while recovery's seek runs: the count tells when none is left.
@@ -154,9 +149,8 @@ class _Consumer(faust_aiokafka.Consumer):
         # The consumer thread runs two calls at a time, so a seek back to the committed offsets can run while a fetch
         # waits. Records read before the seek then reached Faust after it: handed out, they moved the read offset
         # past the records read again from the committed offset, which Faust dropped, and the commit passed them.
-        # A fetch also waits for a running seek to end: what it handed out would be read again after the seek. (A seek
-        # can still start while Faust waits for its flow to resume, before the fetch: the marks catch that.)
-        await self._no_seek_running.wait()
+        # (getmany has waited for any running seek to end; one can still start while Faust waits for its flow to
+        # resume, before the fetch: the marks catch that.)
         marks = self._seek_marks
         self._fetched = {}
         records, active_partitions = await super()._wait_next_records(timeout)
@@ -167,6 +161,7 @@ class _Consumer(faust_aiokafka.Consumer):
         return records, active_partitions
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        # A fetch waits for a running seek to end: what it handed out would be read again after the seek.
         await self._no_seek_running.wait()
         marks = self._seek_marks
         handed_out: dict[TP, int] = {}
@@ -278,9 +273,9 @@ def not_handed_out(fetched: RecordMap, handed_out: dict[TP, int]) -> dict[TP, in
     left: dict[TP, int] = {}
     for tp, batch in fetched.items():
         last = handed_out.get(tp)
-        rest = [record.offset for record in batch if last is None or record.offset > last]
-        if rest:
-            left[tp] = rest[0]
+        if not batch or (last is not None and last >= batch[-1].offset):  # all handed out: the usual case, cheaply
+            continue
+        left[tp] = next(record.offset for record in batch if last is None or record.offset > last)
     return left
 
 

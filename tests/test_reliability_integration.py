@@ -338,7 +338,8 @@ def test_a_worker_joining_and_leaving_under_load_loses_nothing_and_copies_are_st
     delivery = output_log.final_delivery(settings, expected, 240, alive(first), lambda: workers.log(0))
     print(
         f"\njoin/leave (linger {producer_linger_ms} ms): {len(expected)} inputs, second worker held raw partitions "
-        f"{sorted(held)}, consumed {second_records} and left (exit {second.returncode}) with {backlog_at_leave} inputs not yet out; "
+        f"{sorted(held)}, consumed {second_records} and left (exit {second.returncode}) with {backlog_at_leave} inputs "
+        f"not yet out; "
         f"{delivery.figures()}; "
         f"{time.monotonic() - started:.0f} s"
     )
