@@ -13,6 +13,7 @@ import json
 import random
 import re
 import time
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
@@ -106,17 +107,34 @@ class Corpus:
 
 # -- BBC: exact and near-duplicate ------------------------------------------------------------------------------
 
+READ_PAIRS = Path(__file__).with_name("bbc_read_pairs.toml")
+
+
+def read_pairs(path: Path = READ_PAIRS) -> dict[frozenset[str], bool]:
+    """Pairs of BBC articles under different headlines, read by a person: same article (updated version) or not."""
+    return {frozenset(pair["articles"]): pair["same_article"] for pair in tomllib.loads(path.read_text())["pair"]}
+
+
 def evaluate_bbc(embedder: EmbedsTexts, path: Path) -> dict[str, object]:
     articles = [json.loads(line) for line in path.read_text().splitlines()]
     by_md5: defaultdict[str, list[str]] = defaultdict(list)
     by_body: defaultdict[str, list[str]] = defaultdict(list)
+    by_headline: defaultdict[str, list[str]] = defaultdict(list)
     for article in articles:
         by_md5[article["raw_md5"]].append(article["id"])
         by_body[normalized_text_key(article["body"])].append(article["id"])
+        by_headline[normalized_text_key(article["title"])].append(article["id"])
     canonical = {member: group[0] for group in by_body.values() for member in group}
-    # The corpus also holds updated versions of some articles: re-published under the same headline with a paragraph
-    # changed. A second, labelled reading counts one headline as one article (a label independent of the detector).
-    same_article = _headline_groups(articles, canonical)
+    # The corpus also holds updated versions of some articles. Two more readings count versions as one article: one
+    # headline (a label independent of the detector), and that plus the flagged pairs a person read (bbc_read_pairs).
+    same_headline = [(group[0], member) for group in by_headline.values() for member in group[1:]]
+    labels = read_pairs()
+    read_same = [(min(pair), max(pair)) for pair, same in labels.items() if same]
+    readings = {
+        "strict": canonical,
+        "updated_versions_as_one_article": article_groups(canonical, same_headline),
+        "read_versions_as_one_article": article_groups(canonical, [*same_headline, *read_same]),
+    }
     md5_pairs = {(group[0], member) for group in by_md5.values() if len(group) > 1 for member in group[1:]}
 
     rng = random.Random(SEED)
@@ -148,28 +166,31 @@ def evaluate_bbc(embedder: EmbedsTexts, path: Path) -> dict[str, object]:
     exact_true = {(group[0], member) for group in by_body.values() if len(group) > 1 for member in group[1:]}
     exact_precision = len(exact_pairs & exact_true) / max(1, len(exact_pairs))
     md5_recall = len(found_md5) / len(md5_pairs)
-    false_near = [s for s in verdicts.values() if s.verdict.tier == DedupTier.NEAR_DUPLICATE]
-    false_near_other_headline = [s for s in false_near if same_article[s.id] != same_article.get(s.verdict.duplicate_of or "")]
+    # (article, the article it was judged a near-duplicate of): all false, unless versions of one article.
+    originals_flagged = [
+        (s.id, s.verdict.duplicate_of or "") for s in verdicts.values() if s.verdict.tier == DedupTier.NEAR_DUPLICATE
+    ]
 
     order = list(range(len(copy_ids)))
     rng.shuffle(order)
-    per_kind: defaultdict[str, list[bool]] = defaultdict(list)
-    wrong_target = wrong_target_other_headline = 0
+    # (copy, its source, the article it was judged a copy of, or None). A copy judged a copy of another edit of its
+    # own source (indexed because it was not caught itself) found the same article: that edit counts as its source.
+    copies_judged: list[tuple[str, str, str | None]] = []
     for i in order:
         stored = timed_feed(copies, i)
-        copy_id = copy_ids[i]
         flagged = stored.verdict.tier in (DedupTier.EXACT, DedupTier.NEAR_DUPLICATE)
-        right = flagged and canonical.get(stored.verdict.duplicate_of or "", stored.verdict.duplicate_of) == canonical[copy_of[copy_id]]
-        wrong_target += flagged and not right
-        wrong_target_other_headline += flagged and not right and (
-            same_article.get(stored.verdict.duplicate_of or "", stored.verdict.duplicate_of) != same_article[copy_of[copy_id]]
-        )
-        per_kind[copy_kind[copy_id]].append(right)
-    true_positives = sum(sum(v) for v in per_kind.values())
-    false_positives = wrong_target + len(false_near)
-    false_positives_other_headline = wrong_target_other_headline + len(false_near_other_headline)
-    # A copy matched to an updated version of its source is a hit under the second reading.
-    true_positives_by_headline = true_positives + wrong_target - wrong_target_other_headline
+        target = stored.verdict.duplicate_of or ""
+        copies_judged.append((copy_ids[i], copy_of[copy_ids[i]], copy_of.get(target, target) if flagged else None))
+    scores = {name: near_scores(groups, originals_flagged, copies_judged) for name, groups in readings.items()}
+    per_kind: defaultdict[str, list[bool]] = defaultdict(list)
+    for copy_id, source, target in copies_judged:
+        per_kind[copy_kind[copy_id]].append(target is not None and canonical.get(target) == canonical[source])
+    judged_pairs = [*originals_flagged, *((source, target) for _, source, target in copies_judged if target is not None)]
+    headline_groups = readings["updated_versions_as_one_article"]
+    unread = sorted(
+        {(min(pair), max(pair)) for pair in (frozenset((canonical[a], canonical[b])) for a, b in judged_pairs)
+         if len(pair) == 2 and pair not in labels and len({headline_groups[member] for member in pair}) == 2}
+    )
     return {
         "articles": len(articles),
         "exact_md5_groups": len(md5_pairs),
@@ -179,27 +200,25 @@ def evaluate_bbc(embedder: EmbedsTexts, path: Path) -> dict[str, object]:
         "exact_pairs_flagged": len(exact_pairs),
         "same_body_new_headline_pairs": len(exact_true - {(canonical[a], b) for a, b in md5_pairs}),
         "copies": len(copy_ids),
-        "near_precision": true_positives / max(1, true_positives + false_positives),
-        "near_recall": true_positives / len(copy_ids),
+        "near_precision": scores["strict"]["precision"],
+        "near_recall": scores["strict"]["recall"],
+        "near_false_positives": scores["strict"]["false_positives"],
         "near_recall_by_edit": {kind: sum(v) / len(v) for kind, v in sorted(per_kind.items())},
-        "false_near_duplicates_among_originals": len(false_near),
-        "copies_matched_to_wrong_article": wrong_target,
+        "false_near_duplicates_among_originals": len(originals_flagged),
         "headline_groups_of_updated_versions": sum(
-            1 for members in _members(same_article).values() if len({canonical[m] for m in members}) > 1
+            1 for members in by_headline.values() if len({canonical[m] for m in members}) > 1
         ),
-        "near_precision_updated_versions_as_one_article": true_positives_by_headline
-        / max(1, true_positives_by_headline + false_positives_other_headline),
-        "near_recall_updated_versions_as_one_article": true_positives_by_headline / len(copy_ids),
-        "false_near_duplicates_among_originals_other_headline": len(false_near_other_headline),
-        "copies_matched_to_other_headline": wrong_target_other_headline,
+        **{f"near_{name}": value for name, value in scores.items() if name != "strict"},
+        "read_pairs": {"same_article": len(read_same), "different": len(labels) - len(read_same)},
+        "flagged_pairs_under_other_headlines_not_read": unread,
         "decide_ms_p50": float(np.percentile(decide_seconds, 50) * 1000),
         "decide_ms_p99": float(np.percentile(decide_seconds, 99) * 1000),
     }
 
 
-def _headline_groups(articles: list[dict[str, str]], canonical: dict[str, str]) -> dict[str, str]:
-    """Article id -> a group id joining articles with the same body or the same normalised headline."""
-    parent = {article["id"]: canonical[article["id"]] for article in articles}
+def article_groups(canonical: dict[str, str], joined: list[tuple[str, str]]) -> dict[str, str]:
+    """Article id -> a group id: articles with the same body (``canonical``), joined further by ``joined`` pairs."""
+    parent = dict(canonical)
 
     def root(node: str) -> str:
         while parent[node] != node:
@@ -207,19 +226,26 @@ def _headline_groups(articles: list[dict[str, str]], canonical: dict[str, str]) 
             node = parent[node]
         return node
 
-    first_with_title: dict[str, str] = {}
-    for article in articles:
-        title = normalized_text_key(article["title"])
-        other = first_with_title.setdefault(title, article["id"])
-        parent[root(article["id"])] = root(other)
-    return {article["id"]: root(article["id"]) for article in articles}
+    for first, second in joined:
+        parent[root(second)] = root(first)
+    return {member: root(member) for member in canonical}
 
 
-def _members(groups: dict[str, str]) -> dict[str, list[str]]:
-    members: defaultdict[str, list[str]] = defaultdict(list)
-    for member, group in groups.items():
-        members[group].append(member)
-    return members
+def near_scores(
+    groups: dict[str, str], originals_flagged: list[tuple[str, str]], copies_judged: list[tuple[str, str, str | None]]
+) -> dict[str, float]:
+    """Near-duplicate precision and recall when the articles of one group count as one article.
+
+    A hit: a copy judged a copy of an article of its source's group. A false positive: a copy judged a copy of an
+    article of another group, or an original judged a near-duplicate of an article of another group."""
+    judged = [(source, target) for _, source, target in copies_judged if target is not None]
+    hits = sum(1 for source, target in judged if groups[target] == groups[source])
+    false_positives = len(judged) - hits + sum(1 for article, other in originals_flagged if groups[article] != groups[other])
+    return {
+        "precision": hits / max(1, hits + false_positives),
+        "recall": hits / max(1, len(copies_judged)),
+        "false_positives": false_positives,
+    }
 
 
 # -- ECB+: same story ---------------------------------------------------------------------------------------------
