@@ -188,3 +188,9 @@ class AnalyzedArticle(_Record):
     entities: tuple[Entity, ...]
     events: tuple[Event, ...]
     model_versions: dict[str, str]
+    # Added within version 1: optional and last, so a record from an older worker is still valid (its copies are then
+    # judged without the lead test).
+    opening: str = Field(
+        default="",
+        description="16-bit hashes of the word 3-shingles of the body's first 200 words, in order, base64; empty: not known.",
+    )

@@ -14,7 +14,7 @@ from spacy.tokens import Doc
 
 from models import AnalyzedArticle, RawArticle
 from streams.dedup import quantize
-from streams.fingerprint import encode_signature, fingerprint
+from streams.fingerprint import encode_opening, encode_signature, fingerprint
 from streams.nlp import article_text, enrich
 
 T = TypeVar("T")
@@ -126,6 +126,7 @@ class Analyzer:
                     entities=tuple(enrichment.entities),
                     events=tuple(enrichment.events),
                     model_versions=self.model_versions,
+                    opening=encode_opening(lexical.opening),
                 )
             )
         return analyzed

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from models import AnalyzedArticle, DuplicateNotice, EnrichedArticle, Event
 from streams.dedup import Candidate, DedupIndex, StoredArticle, canonical_url, normalized_text_key
-from streams.fingerprint import Fingerprint, decode_signature
+from streams.fingerprint import Fingerprint, decode_opening, decode_signature
 
 
 def event_time(analyzed: AnalyzedArticle) -> float:
@@ -27,6 +27,7 @@ def candidate(analyzed: AnalyzedArticle) -> Candidate:
             signature=decode_signature(analyzed.signature),
             shingles=analyzed.shingles,
             terms=analyzed.terms,
+            opening=decode_opening(analyzed.opening),
         ),
         event_time=event_time(analyzed),
     )

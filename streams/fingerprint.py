@@ -3,7 +3,10 @@
 - a b-bit MinHash of the body's word 3-shingles: estimates Jaccard similarity and containment, which tell a copy
   (edited, cut, with boilerplate added) from a different article on the same topic;
 - the article's specific terms (capitalised words and numbers: names, places, years, figures), hashed with their
-  counts: two reports of the same event name the same specifics, two events of the same kind do not.
+  counts: two reports of the same event name the same specifics, two events of the same kind do not;
+- the body's opening: hashes of the 3-shingles of its first words, in order. An edited copy keeps its original's
+  lead (the first sentence or two, where news puts what happened) within its opening; a later article that reuses the
+  background paragraphs of an earlier one to report what happened next has a lead of its own.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +30,14 @@ MAX_TERMS = 32
 # 16 of MinHash's 32 bits: half the memory; chance collisions (1 in 65,536) are corrected for in the estimate.
 SIGNATURE_DTYPE = np.uint16
 _COLLISION = 1.0 / 65536
+# The lead: the first 40 words (a news lead of one or two sentences). Looked for in the other article's first 200
+# words, so that a copy whose first paragraphs were swapped or reworded still shows its original's lead. 16-bit
+# hashes: a lead shingle meets a chance match among the opening's ~200 in 0.3% of lookups.
+LEAD_WORDS = 40
+OPENING_WORDS = 200
+OPENING_DTYPE = np.uint16
+NO_OPENING: npt.NDArray[np.uint16] = np.zeros(0, dtype=OPENING_DTYPE)
+NO_OPENING.flags.writeable = False
 
 WORD = re.compile(r"\w+", re.UNICODE)
 SPECIFIC_TERM = re.compile(r"\b(?:[A-Z][\w'’-]+|\d[\d,.:]*\d|\d)")
@@ -37,6 +48,8 @@ class Fingerprint:
     signature: npt.NDArray[np.uint16]
     shingles: int
     terms: tuple[tuple[int, int], ...]  # (term hash, count), the most frequent first
+    # Shingle hashes of the first OPENING_WORDS words, in text order; none when not known.
+    opening: npt.NDArray[np.uint16] = field(default_factory=lambda: NO_OPENING)
 
 
 def encode_signature(signature: npt.NDArray[np.uint16]) -> str:
@@ -81,8 +94,7 @@ def _words(text: str) -> list[str]:
     return WORD.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
 
 
-def minhash_signature(body: str) -> tuple[npt.NDArray[np.uint16], int]:
-    words = _words(body)
+def minhash_signature(words: Sequence[str]) -> tuple[npt.NDArray[np.uint16], int]:
     shingles = {" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
     minhash = MinHash(num_perm=PERMUTATIONS, seed=7)
     minhash.update_batch(list(shingles))
@@ -94,10 +106,45 @@ def specific_terms(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(counts.most_common(MAX_TERMS))
 
 
+def opening_shingles(words: Sequence[str]) -> npt.NDArray[np.uint16]:
+    """16-bit hashes of the 3-shingles of the first ``OPENING_WORDS`` words, in text order."""
+    first = words[:OPENING_WORDS]
+    shingles = (" ".join(first[i : i + SHINGLE_WORDS]).encode() for i in range(max(1, len(first) - SHINGLE_WORDS + 1)))
+    return np.array([zlib.crc32(shingle) & 0xFFFF for shingle in shingles], dtype=OPENING_DTYPE)
+
+
+def lead_overlap(a: npt.NDArray[np.uint16], b: npt.NDArray[np.uint16]) -> float:
+    """The larger of: the share of ``a``'s lead shingles found in ``b``'s opening, and of ``b``'s in ``a``'s. 1.0 when
+    either opening is unknown (a record from before openings were kept), so that the test does not apply."""
+    if not len(a) or not len(b):
+        return 1.0
+    lead = LEAD_WORDS - SHINGLE_WORDS + 1
+
+    def found(leading: list[int], opening: set[int]) -> float:
+        return sum(shingle in opening for shingle in leading) / len(leading)
+
+    # Python sets, not np.isin: 18 against 114 microseconds for two openings of 200 words.
+    return max(found(a[:lead].tolist(), set(b.tolist())), found(b[:lead].tolist(), set(a.tolist())))
+
+
+def encode_opening(opening: npt.NDArray[np.uint16]) -> str:
+    return base64.b64encode(opening.astype(OPENING_DTYPE).tobytes()).decode()
+
+
+def decode_opening(encoded: str | bytes) -> npt.NDArray[np.uint16]:
+    """An opening from its base64 text, or from the raw bytes an index keeps."""
+    raw = base64.b64decode(encoded) if isinstance(encoded, str) else encoded
+    return np.frombuffer(raw, dtype=OPENING_DTYPE)
+
+
 def fingerprint(title: str, body: str) -> Fingerprint:
-    """The body alone feeds the MinHash (a new headline does not make a new article); terms come from both."""
-    signature, shingles = minhash_signature(body)
-    return Fingerprint(signature=signature, shingles=shingles, terms=specific_terms(f"{title}\n{body}"))
+    """The body alone feeds the MinHash and the opening (a new headline does not make a new article); terms come
+    from both."""
+    words = _words(body)
+    signature, shingles = minhash_signature(words)
+    return Fingerprint(
+        signature=signature, shingles=shingles, terms=specific_terms(f"{title}\n{body}"), opening=opening_shingles(words)
+    )
 
 
 def jaccard(a: npt.NDArray[np.uint16], b: npt.NDArray[np.uint16]) -> npt.NDArray[np.float64]:

@@ -12,7 +12,16 @@ from streams.dedup import (
     normalized_text_key,
     quantize,
 )
-from streams.fingerprint import Fingerprint, containment, fingerprint, jaccard, pack_terms, unpack_terms
+from streams.fingerprint import (
+    NO_OPENING,
+    Fingerprint,
+    containment,
+    fingerprint,
+    jaccard,
+    lead_overlap,
+    pack_terms,
+    unpack_terms,
+)
 
 QUAKE = (
     "A strong earthquake shook the mountain town of Arvena on Tuesday night, collapsing two schools and a bridge. "
@@ -31,6 +40,25 @@ OTHER_QUAKE = (
 FOLLOW_UP = (
     "Engineers in Arvena said on Wednesday that the bridge destroyed by Tuesday's 6.2 earthquake will take months to "
     "rebuild. Mayor Lena Voss said the eleven people rescued by teams from Dorsk were recovering."
+)
+
+
+# Background both reports of the dock strike share, word for word, as wire updates do.
+STRIKE_BACKGROUND = (
+    "The union wants the operator to withdraw a plan that would move four hundred crane drivers onto rolling "
+    "contracts and cut overtime rates by a fifth. The operator says the plan is needed to compete with the new "
+    "terminal at Halvik, which opened in March and has taken three shipping lines from Port Emsa this year. "
+    "A walkout would close the container berths, through which about a third of the country's imports pass, "
+    "and freight companies have warned that supermarket shelves would empty within a week. The last strike at "
+    "the port, in 2019, lasted nine days and ended when the government appointed a mediator."
+)
+STRIKE_TALKS = (
+    "Dock workers at Port Emsa and the port operator Kestrel Terminals will meet on Saturday for talks aimed at "
+    "averting a national strike called for later this month by the transport union.\n\n" + STRIKE_BACKGROUND
+)
+STRIKE_TALKS_FAILED = (
+    "Saturday's talks between Kestrel Terminals and the transport union broke up without agreement after two "
+    "hours, and union leaders said the strike at Port Emsa would go ahead on the 23rd.\n\n" + STRIKE_BACKGROUND
 )
 
 
@@ -173,6 +201,23 @@ def test_window_evicts_old_articles_and_copies() -> None:
     assert again.verdict.tier == DedupTier.UNIQUE
 
 
+def test_the_lead_tells_an_edited_copy_from_a_new_development_told_with_the_same_background() -> None:
+    talks, failed = fingerprint("", STRIKE_TALKS), fingerprint("", STRIKE_TALKS_FAILED)
+    retitled = fingerprint("", STRIKE_TALKS + "\n\nSign up for our newsletter.")
+    assert containment(talks.signature, talks.shingles, failed.signature, failed.shingles) > 0.6  # text enough for a copy
+    assert lead_overlap(talks.opening, failed.opening) < DedupConfig().near_duplicate_lead  # but each has a lead of its own
+    assert lead_overlap(talks.opening, retitled.opening) == 1.0
+    assert lead_overlap(talks.opening, NO_OPENING) == 1.0  # unknown (an older record): no test
+
+    index = DedupIndex(DedupConfig())
+    first = stored_from(index, "talks", unit(1, 0, 0), STRIKE_TALKS)
+    copy = stored_from(index, "copy", unit(1, 0.1, 0), STRIKE_TALKS + "\n\nSign up for our newsletter.")
+    assert (copy.verdict.tier, copy.verdict.duplicate_of) == (DedupTier.NEAR_DUPLICATE, "talks")
+    assert "lead 1.00" in copy.verdict.evidence
+    update = stored_from(index, "failed", unit(1, 0.4, 0), STRIKE_TALKS_FAILED)
+    assert (update.verdict.tier, update.story_id) == (DedupTier.SAME_STORY, first.story_id)
+
+
 def test_an_index_rebuilt_from_stored_articles_decides_the_same() -> None:
     first, rebuilt = DedupIndex(), DedupIndex()
     stored = [stored_from(first, "a", unit(1, 0, 0), QUAKE), stored_from(first, "b", unit(0, 1, 0), OTHER_QUAKE)]
@@ -182,6 +227,19 @@ def test_an_index_rebuilt_from_stored_articles_decides_the_same() -> None:
     candidate = Candidate("p", None, "k", quantize(unit(1, 0.1, 0)), probe, 1_700_000_100.0)
     assert first.decide(candidate) == rebuilt.decide(candidate)
     assert rebuilt.decide(candidate)[0].duplicate_of == "a"
+
+
+def test_a_stored_article_from_before_openings_were_kept_still_restores_and_matches() -> None:
+    index = DedupIndex()
+    stored = stored_from(index, "a", unit(1, 0, 0), QUAKE)
+    legacy = StoredArticle.model_validate_json(stored.model_dump_json(exclude={"opening"}))
+    assert legacy.opening == ""
+    rebuilt = DedupIndex()
+    rebuilt.add(legacy)
+    probe = Candidate("p", None, "k", quantize(unit(1, 0.1, 0)), fingerprint("", "Update. " + QUAKE), 1_700_000_100.0)
+    verdict, _ = rebuilt.decide(probe)
+    assert (verdict.tier, verdict.duplicate_of) == (DedupTier.NEAR_DUPLICATE, "a")
+    assert "lead 1.00" in verdict.evidence
 
 
 @pytest.mark.parametrize("count", [1500])

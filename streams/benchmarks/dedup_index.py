@@ -6,13 +6,13 @@ Articles are synthetic but shaped like news:
 - vectors scattered around 2,000 topic centres (unit length, 384 dimensions);
 - 32 specific terms each (``fingerprint.MAX_TERMS``; BBC News articles carry 30.6 on average), drawn from one
   vocabulary so that, as in real news, most terms are shared and a few are rare (``TermVocabulary``);
-- a random MinHash signature.
+- a random MinHash signature and a random opening (the shingle hashes of the first 200 words), as kept per article.
 Among them, 1,000 stories of four articles are planted (members at cosine 0.63-0.8 to each other, barely closer than
 the topic's crowd at about 0.64, and sharing eight rare terms of their story).
 
 Three kinds of new article then meet the index, 1,000 of each, in three timed rounds (the median round's p50 and
 p99 are reported, of the whole decision and of its HNSW lookup alone):
-- edited copies of stored articles (vector at cosine about 0.93, 80% of the MinHash kept, the same terms): caught as
+- edited copies of stored articles (vector at cosine about 0.93, 80% of the MinHash kept, the same terms and lead): caught as
   near-duplicates of their original?
 - a fifth member of each planted story: does it join its story (as configured, and with the HNSW neighbours alone)?
 - fresh articles of the same topics: none may be judged a copy.
@@ -33,7 +33,17 @@ import numpy as np
 
 from models import DedupTier, DedupVerdict
 from streams.dedup import Candidate, DedupIndex, StoredArticle, quantize
-from streams.fingerprint import MAX_TERMS, PERMUTATIONS, Fingerprint, decode_signature, encode_signature
+from streams.fingerprint import (
+    MAX_TERMS,
+    OPENING_WORDS,
+    PERMUTATIONS,
+    SHINGLE_WORDS,
+    Fingerprint,
+    decode_opening,
+    decode_signature,
+    encode_opening,
+    encode_signature,
+)
 
 UNIQUE = DedupVerdict(tier=DedupTier.UNIQUE, score=0.0, evidence="benchmark")
 COPIES = 1_000
@@ -104,19 +114,25 @@ def news_like_vectors(count: int, topics: np.ndarray, rng: np.random.Generator) 
         yield unit_rows(vectors)
 
 
+def random_openings(count: int, rng: np.random.Generator) -> np.ndarray:
+    """Openings of full-length articles: a shingle hash for each of the first ``OPENING_WORDS`` words but the last two."""
+    return rng.integers(0, 65536, size=(count, OPENING_WORDS - SHINGLE_WORDS + 1), dtype=np.uint16)
+
+
 def stored_articles(
     count: int, topics: np.ndarray, vocabulary: TermVocabulary, rng: np.random.Generator
 ) -> Iterator[tuple[StoredArticle, np.ndarray]]:
     number = 0
     for chunk in news_like_vectors(count, topics, rng):
         signatures = rng.integers(0, 65536, size=(len(chunk), PERMUTATIONS), dtype=np.uint16)
+        openings = random_openings(len(chunk), rng)
         terms = vocabulary.draw(rng, len(chunk))
-        for vector, signature, article_terms in zip(chunk, signatures, terms, strict=True):
+        for vector, signature, opening, article_terms in zip(chunk, signatures, openings, terms, strict=True):
             article_id = f"article-{number:08d}"
             yield StoredArticle.model_construct(
                 id=article_id, story_id=article_id, url_key=f"example.org/{number}", text_key=f"{number:032x}",
                 embedding_i8=quantize(vector), signature=encode_signature(signature), shingles=300,
-                terms=article_terms, event_time=float(number), verdict=UNIQUE,
+                terms=article_terms, event_time=float(number), verdict=UNIQUE, opening=encode_opening(opening),
             ), vector
             number += 1
 
@@ -130,7 +146,8 @@ def edited_copy(original: StoredArticle, vector: np.ndarray, number: int, rng: n
     signature[redrawn] = rng.integers(0, 65536, size=int(redrawn.sum()), dtype=np.uint16)
     copy_id = f"copy-{number}"
     candidate = Candidate(
-        copy_id, None, copy_id, quantize(moved), Fingerprint(signature, 280, original.terms), original.event_time + 1
+        copy_id, None, copy_id, quantize(moved), Fingerprint(signature, 280, original.terms, decode_opening(original.opening)),
+        original.event_time + 1,
     )
     return Probe("copy", candidate, original.id)
 
@@ -151,15 +168,16 @@ def planted_stories(
         for member, vector in enumerate(vectors):
             article_id = f"story-{story:05d}-{member}"
             signature = rng.integers(0, 65536, size=PERMUTATIONS, dtype=np.uint16)
+            opening = random_openings(1, rng)[0]
             terms = story_terms + next(own_terms)
             if member < STORY_MEMBERS:
                 stored.append(StoredArticle.model_construct(
                     id=article_id, story_id=story_id, url_key=None, text_key=article_id, embedding_i8=quantize(vector),
                     signature=encode_signature(signature), shingles=300, terms=terms,
-                    event_time=float(first_number + story), verdict=UNIQUE,
+                    event_time=float(first_number + story), verdict=UNIQUE, opening=encode_opening(opening),
                 ))
             else:
-                fingerprint = Fingerprint(signature, 300, terms)
+                fingerprint = Fingerprint(signature, 300, terms, opening)
                 candidate = Candidate(article_id, None, article_id, quantize(vector), fingerprint, float(first_number + story))
                 probes.append(Probe("story", candidate, story_id))
     return stored, probes
@@ -170,7 +188,9 @@ def fresh_articles(topics: np.ndarray, vocabulary: TermVocabulary, first_number:
     terms = vocabulary.draw(rng, FRESH)
     probes = []
     for number, (vector, article_terms) in enumerate(zip(vectors, terms, strict=True)):
-        fingerprint = Fingerprint(rng.integers(0, 65536, PERMUTATIONS, dtype=np.uint16), 300, article_terms)
+        fingerprint = Fingerprint(
+            rng.integers(0, 65536, PERMUTATIONS, dtype=np.uint16), 300, article_terms, random_openings(1, rng)[0]
+        )
         article_id = f"fresh-{number}"
         candidate = Candidate(article_id, None, article_id, quantize(vector), fingerprint, float(first_number + number))
         probes.append(Probe("fresh", candidate, None))
