@@ -18,7 +18,6 @@ import base64
 import hashlib
 import heapq
 import re
-import unicodedata
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from streams.fingerprint import (
     decode_opening,
     encode_opening,
     encode_signature,
+    folded,
     jaccard,
     lead_overlap,
     signature_bytes,
@@ -47,7 +47,7 @@ from streams.fingerprint import (
 from streams.term_index import TermIndex
 
 TRACKING_PARAMETERS = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|ocid|at_.*|_ga|igshid)$", re.I)
-NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+TEXT_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # runs of letters and digits: "_" separates as punctuation does
 DIMENSIONS = 384
 
 Similarity = TypeVar("Similarity", float, npt.NDArray[np.float64])
@@ -68,9 +68,7 @@ def canonical_url(url: str | None) -> str | None:
 
 def normalized_text_key(body: str) -> str:
     """Hash of the body with case, accents, punctuation and spacing ignored."""
-    folded = unicodedata.normalize("NFKD", body.casefold())
-    words = NON_WORD.sub(" ", "".join(ch for ch in folded if not unicodedata.combining(ch))).split()
-    return hashlib.sha256(" ".join(words).encode()).hexdigest()[:32]
+    return hashlib.sha256(" ".join(TEXT_WORD.findall(folded(body))).encode()).hexdigest()[:32]
 
 
 def quantize(vector: npt.NDArray[np.float32]) -> str:

@@ -83,6 +83,9 @@ def test_canonical_url_drops_scheme_www_fragment_tracking_and_trailing_slash() -
 def test_normalized_text_ignores_case_punctuation_and_spacing() -> None:
     assert normalized_text_key("Hello,   World!") == normalized_text_key("hello world")
     assert normalized_text_key("Hello world") != normalized_text_key("Hello there world")
+    # Accents, composed or not, and typographic marks: the non-ASCII runs are folded character by character.
+    assert normalized_text_key("Caf\u00e9 in Z\u00fcrich \u2014 \u201cnaive\u201d") == normalized_text_key("cafe\u0301 in zurich naive")
+    assert normalized_text_key("snake_case") == normalized_text_key("snake case")
 
 
 def test_quantized_vectors_keep_the_cosine() -> None:
