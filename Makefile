@@ -40,14 +40,15 @@ test-integration: $(STAMP) check-kcat
 eval-dedup: $(STAMP)
 	NEWSSTREAM_DATASETS=$(abspath $(DATASETS)) $(BIN)/python -m streams.evaluation.dedup
 
-# Throughput (compute floor, naive loop, newsstream end to end, latency), then the dedup index. 5-9 minutes on
-# 2 cores; BENCH_SOURCE=generated|bbc (auto: BBC when present), BENCH_DEDUP_SIZES="100000 1000000" for 1M.
+# Throughput (compute floor, naive loop, newsstream end to end, latency), then the dedup index, then the ceiling
+# of the single decision point. 7-11 minutes on 2 cores; BENCH_SOURCE=generated|bbc (auto: BBC when present), BENCH_DEDUP_SIZES="100000 1000000" for 1M.
 BENCH_ARTICLES ?= 600
 BENCH_SOURCE ?= auto
 BENCH_DEDUP_SIZES ?= 100000
 bench: $(STAMP)
 	NEWSSTREAM_DATASETS=$(abspath $(DATASETS)) $(BIN)/python -m streams.benchmarks.throughput --articles $(BENCH_ARTICLES) --source $(BENCH_SOURCE)
 	$(BIN)/python -m streams.benchmarks.dedup_index --sizes $(BENCH_DEDUP_SIZES)
+	NEWSSTREAM_DATASETS=$(abspath $(DATASETS)) $(BIN)/python -m streams.benchmarks.decide_ceiling --source $(BENCH_SOURCE)
 
 # The kcat interoperability test needs the Debian package; without it that one test is skipped.
 check-kcat:

@@ -7,6 +7,7 @@ copies, so every dedup tier is exercised; about 300 words each, like the BBC art
 
 from __future__ import annotations
 
+import argparse
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -215,6 +216,20 @@ def resolve_source(source: Source) -> tuple[Source, str]:
             f"BBC News not found at {datasets_dir() / BBC_FILE} (set NEWSSTREAM_DATASETS or DATASETS=...)"
         )
     return Source.BBC, f"BBC News full text, {bbc_size():,} articles ({datasets_dir() / BBC_FILE})"
+
+
+def add_source_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", type=Source, choices=list(Source), default=Source.AUTO,
+                        help="auto: BBC News when the shared dataset is there, else generated")
+
+
+def resolve_source_or_skip(source: Source) -> tuple[Source, str] | None:
+    """``resolve_source``, or None after printing why the benchmark is skipped (BBC asked for and absent)."""
+    try:
+        return resolve_source(source)
+    except FileNotFoundError as error:
+        print(f"skipped: {error}")
+        return None
 
 
 def warmup_articles() -> Iterator[BenchArticle]:

@@ -57,7 +57,13 @@ from rich.table import Table
 from models import RawArticle
 from streams.analyze import ModelFailure, ReceivedArticle
 from streams.analyzer_factory import build_analyzer
-from streams.benchmarks.articles import BenchArticle, Source, article_stream, resolve_source, warmup_articles
+from streams.benchmarks.articles import (
+    BenchArticle,
+    add_source_argument,
+    article_stream,
+    resolve_source_or_skip,
+    warmup_articles,
+)
 from streams.broker import EmbeddedBroker, free_port
 from streams.decision import decide, outputs
 from streams.decode import RawMessage, decode_article
@@ -128,6 +134,19 @@ def log(message: str) -> None:
 
 # -- (a) compute floor -------------------------------------------------------------------------------------------------
 
+def received_articles(settings: Settings, batch: Sequence[BenchArticle], first_offset: int) -> list[ReceivedArticle]:
+    """The articles' bytes decoded and validated as the analyze agent does, as if read from the raw topic now."""
+    now = time.time()
+    received = []
+    for offset, item in enumerate(batch, first_offset):
+        message = RawMessage(item.value, item.key, settings.topic_raw, 0, offset, int(now * 1000))
+        decoded = decode_article(message, max_message_bytes=settings.max_message_bytes, max_body_chars=settings.max_body_chars)
+        if not isinstance(decoded, RawArticle):
+            raise ValueError(f"benchmark article {item.id} is invalid: {decoded.reason} {decoded.detail}")
+        received.append(ReceivedArticle(decoded, now))
+    return received
+
+
 def floor_run(
     settings: Settings, articles: Sequence[BenchArticle], warmup: BenchArticle, ready: Callable[[], object] = lambda: None
 ) -> Run:
@@ -137,17 +156,7 @@ def floor_run(
     index = DedupIndex(settings.dedup_config())
 
     def process(batch: Sequence[BenchArticle], first_offset: int) -> None:
-        now = time.time()
-        received = []
-        for offset, item in enumerate(batch, first_offset):
-            message = RawMessage(item.value, item.key, settings.topic_raw, 0, offset, int(now * 1000))
-            decoded = decode_article(
-                message, max_message_bytes=settings.max_message_bytes, max_body_chars=settings.max_body_chars
-            )
-            if not isinstance(decoded, RawArticle):
-                raise ValueError(f"benchmark article {item.id} is invalid: {decoded.reason} {decoded.detail}")
-            received.append(ReceivedArticle(decoded, now))
-        for result in analyzer.analyze(received):
+        for result in analyzer.analyze(received_articles(settings, batch, first_offset)):
             if isinstance(result, ModelFailure):
                 raise RuntimeError(f"model failure on {result.article.id}: {result.detail}")
             result_records = outputs(result, decide(index, result))
@@ -515,8 +524,7 @@ def report_table(report: Report, workers: int) -> Table:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=600, help="articles in each throughput run")
-    parser.add_argument("--source", type=Source, choices=list(Source), default=Source.AUTO,
-                        help="auto: BBC News when the shared dataset is there, else generated")
+    add_source_argument(parser)
     # One per core: a worker runs its embedding and its parse in two threads, but the parse takes longer, so one
     # worker leaves part of a second core idle (README "Speed").
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -527,11 +535,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
     begun = time.perf_counter()
     settings = Settings()
-    try:
-        source, described = resolve_source(arguments.source)
-    except FileNotFoundError as error:
-        print(f"skipped: {error}")
+    if (resolved := resolve_source_or_skip(arguments.source)) is None:
         return
+    source, described = resolved
     command = shlex.join([sys.executable, "-m", "streams.benchmarks.throughput", *sys.argv[1:]])
     log(f"command: {command}")
     log(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}; source: {described}; "
