@@ -383,7 +383,7 @@ class DedupIndex:
                 stored.shingles,
                 self.terms.add(key, stored.terms),
                 stored.event_time,
-                decode_opening(stored.opening).tobytes(),
+                base64.b64decode(stored.opening),
             )
             self.key_of[stored.id] = key
             self.story_of[stored.id] = stored.story_id
