@@ -146,6 +146,9 @@ class DedupConfig:
     term_pool: int = 64
     term_postings_max: int = 50
     window_s: float = 7 * 24 * 3600.0
+    # Threads of a multi-article insertion (a restore). One inserts in order as single decisions do, so the graph, and
+    # every later search, is the same as before the restart; more build another graph (see Settings).
+    restore_threads: int = 1
 
 
 @dataclass(slots=True)
@@ -363,7 +366,8 @@ class DedupIndex:
         self.add_many([stored])
 
     def add_many(self, articles: Iterable[StoredArticle]) -> None:
-        """``add`` for many articles at once, with one multi-threaded insertion into the ANN index (restores)."""
+        """``add`` for many articles at once, with one insertion into the ANN index (restores): in order and on
+        ``restore_threads`` threads."""
         keys, vectors = [], []
         for stored in articles:
             heapq.heappush(self.expiry, (stored.event_time, stored.id))
@@ -391,7 +395,7 @@ class DedupIndex:
                 self.by_url.setdefault(stored.url_key, stored.id)
             self.by_text.setdefault(stored.text_key, stored.id)
         if keys:
-            self.ann.add(np.array(keys, dtype=np.uint64), np.stack(vectors), threads=0)
+            self.ann.add(np.array(keys, dtype=np.uint64), np.stack(vectors), threads=self.config.restore_threads)
 
     def evict_expired(self) -> list[str]:
         """Forget articles (copies included) older than the window, by event time against the newest seen; returns
