@@ -14,7 +14,7 @@ from spacy.tokens import Doc
 
 from models import AnalyzedArticle, RawArticle
 from streams.dedup import quantize
-from streams.fingerprint import encode_opening, encode_signature, fingerprint
+from streams.fingerprint import encode_hashes, fingerprint
 from streams.nlp import article_text, enrich
 
 T = TypeVar("T")
@@ -120,13 +120,13 @@ class Analyzer:
                     article=article,
                     received_at=item.received_at,
                     embedding_i8=quantize(vector),
-                    signature=encode_signature(lexical.signature),
+                    signature=encode_hashes(lexical.signature),
                     shingles=lexical.shingles,
                     terms=lexical.terms,
                     entities=tuple(enrichment.entities),
                     events=tuple(enrichment.events),
                     model_versions=self.model_versions,
-                    opening=encode_opening(lexical.opening),
+                    opening=encode_hashes(lexical.opening),
                 )
             )
         return analyzed

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from models import AnalyzedArticle, DuplicateNotice, EnrichedArticle, Event
 from streams.dedup import Candidate, DedupIndex, StoredArticle, canonical_url, normalized_text_key
-from streams.fingerprint import Fingerprint, decode_opening, decode_signature
+from streams.fingerprint import Fingerprint, decode_hashes
 
 
 def event_time(analyzed: AnalyzedArticle) -> float:
@@ -24,10 +24,10 @@ def candidate(analyzed: AnalyzedArticle) -> Candidate:
         text_key=normalized_text_key(article.body),
         embedding_i8=analyzed.embedding_i8,
         fingerprint=Fingerprint(
-            signature=decode_signature(analyzed.signature),
+            signature=decode_hashes(analyzed.signature),
             shingles=analyzed.shingles,
             terms=analyzed.terms,
-            opening=decode_opening(analyzed.opening),
+            opening=decode_hashes(analyzed.opening),
         ),
         event_time=event_time(analyzed),
     )

@@ -34,13 +34,12 @@ from models import DedupTier, DedupVerdict
 from streams.fingerprint import (
     Fingerprint,
     containment_from_jaccard,
-    decode_opening,
-    encode_opening,
-    encode_signature,
+    decode_hashes,
+    encode_hashes,
     folded,
+    hashes_bytes,
     jaccard,
     lead_overlap,
-    signature_bytes,
     stack_signatures,
     stack_terms,
 )
@@ -211,12 +210,12 @@ class DedupIndex:
             url_key=candidate.url_key,
             text_key=candidate.text_key,
             embedding_i8=candidate.embedding_i8,
-            signature=encode_signature(candidate.fingerprint.signature),
+            signature=encode_hashes(candidate.fingerprint.signature),
             shingles=candidate.fingerprint.shingles,
             terms=candidate.fingerprint.terms,
             event_time=candidate.event_time,
             verdict=verdict,
-            opening=encode_opening(candidate.fingerprint.opening),
+            opening=encode_hashes(candidate.fingerprint.opening),
         )
         self.add(stored)
         return stored
@@ -271,7 +270,7 @@ class DedupIndex:
         # Only for the few that share enough text: the lead test compares arrays of a few hundred hashes.
         leads = np.ones(len(neighbours))
         for position in np.flatnonzero(lexical_copy).tolist():
-            leads[position] = lead_overlap(mine.opening, decode_opening(neighbours[position][0].opening))
+            leads[position] = lead_overlap(mine.opening, decode_hashes(neighbours[position][0].opening))
         copies = (lexical_copy & (leads >= config.near_duplicate_lead)) | (cosines >= config.near_duplicate_cosine)
         if not copies.any():
             return None
@@ -383,11 +382,11 @@ class DedupIndex:
                 stored.story_id,
                 stored.url_key,
                 stored.text_key,
-                signature_bytes(stored.signature),
+                hashes_bytes(stored.signature),
                 stored.shingles,
                 self.terms.add(key, stored.terms),
                 stored.event_time,
-                base64.b64decode(stored.opening),
+                hashes_bytes(stored.opening),
             )
             self.key_of[stored.id] = key
             self.story_of[stored.id] = stored.story_id

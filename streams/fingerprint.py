@@ -27,16 +27,16 @@ from datasketch import MinHash
 PERMUTATIONS = 128
 SHINGLE_WORDS = 3
 MAX_TERMS = 32
-# 16 of MinHash's 32 bits: half the memory; chance collisions (1 in 65,536) are corrected for in the estimate.
-SIGNATURE_DTYPE = np.uint16
+# MinHash values and shingle hashes keep 16 of their 32 bits: half the memory; chance collisions (1 in 65,536) are
+# corrected for in the MinHash estimate.
+HASH_DTYPE = np.uint16
 _COLLISION = 1.0 / 65536
 # The lead: the first 40 words (a news lead of one or two sentences). Looked for in the other article's first 200
 # words, so that a copy whose first paragraphs were swapped or reworded still shows its original's lead. 16-bit
 # hashes: a lead shingle meets a chance match among the opening's ~200 in 0.3% of lookups.
 LEAD_WORDS = 40
 OPENING_WORDS = 200
-OPENING_DTYPE = np.uint16
-NO_OPENING: npt.NDArray[np.uint16] = np.zeros(0, dtype=OPENING_DTYPE)
+NO_OPENING: npt.NDArray[np.uint16] = np.zeros(0, dtype=HASH_DTYPE)
 NO_OPENING.flags.writeable = False
 
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -53,23 +53,25 @@ class Fingerprint:
     opening: npt.NDArray[np.uint16] = field(default_factory=lambda: NO_OPENING)
 
 
-def encode_signature(signature: npt.NDArray[np.uint16]) -> str:
-    return base64.b64encode(signature.astype(SIGNATURE_DTYPE).tobytes()).decode()
+def encode_hashes(hashes: npt.NDArray[np.uint16]) -> str:
+    """16-bit hashes (a MinHash signature, an opening) as base64 text, as records carry them."""
+    return base64.b64encode(hashes.astype(HASH_DTYPE).tobytes()).decode()
 
 
-def signature_bytes(encoded: str) -> bytes:
-    """An encoded signature's raw bytes: how an index keeps many of them (no array object each)."""
+def hashes_bytes(encoded: str) -> bytes:
+    """Encoded hashes' raw bytes: how an index keeps many of them (no array object each)."""
     return base64.b64decode(encoded)
 
 
-def decode_signature(encoded: str) -> npt.NDArray[np.uint16]:
-    return np.frombuffer(signature_bytes(encoded), dtype=SIGNATURE_DTYPE)
+def decode_hashes(encoded: str | bytes) -> npt.NDArray[np.uint16]:
+    """Hashes from their base64 text, or from the raw bytes an index keeps."""
+    return np.frombuffer(hashes_bytes(encoded) if isinstance(encoded, str) else encoded, dtype=HASH_DTYPE)
 
 
 def stack_signatures(raw: Iterable[bytes]) -> npt.NDArray[np.uint16]:
     """Raw signatures as one array, a row each, to compare with all of them at once."""
     joined = b"".join(raw)
-    return np.frombuffer(joined, dtype=SIGNATURE_DTYPE).reshape(-1, PERMUTATIONS)
+    return np.frombuffer(joined, dtype=HASH_DTYPE).reshape(-1, PERMUTATIONS)
 
 
 def pack_terms(terms: Sequence[tuple[int, int]]) -> array[int]:
@@ -108,7 +110,7 @@ def minhash_signature(words: Sequence[str]) -> tuple[npt.NDArray[np.uint16], int
     shingles = {" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
     minhash = MinHash(num_perm=PERMUTATIONS, seed=7)
     minhash.update_batch(list(shingles))
-    return (minhash.hashvalues & 0xFFFF).astype(SIGNATURE_DTYPE), len(shingles)
+    return (minhash.hashvalues & 0xFFFF).astype(HASH_DTYPE), len(shingles)
 
 
 def specific_terms(text: str) -> tuple[tuple[int, int], ...]:
@@ -120,7 +122,7 @@ def opening_shingles(words: Sequence[str]) -> npt.NDArray[np.uint16]:
     """16-bit hashes of the 3-shingles of the first ``OPENING_WORDS`` words, in text order."""
     first = words[:OPENING_WORDS]
     shingles = (" ".join(first[i : i + SHINGLE_WORDS]).encode() for i in range(max(1, len(first) - SHINGLE_WORDS + 1)))
-    return np.array([zlib.crc32(shingle) & 0xFFFF for shingle in shingles], dtype=OPENING_DTYPE)
+    return np.array([zlib.crc32(shingle) & 0xFFFF for shingle in shingles], dtype=HASH_DTYPE)
 
 
 def lead_overlap(a: npt.NDArray[np.uint16], b: npt.NDArray[np.uint16]) -> float:
@@ -135,16 +137,6 @@ def lead_overlap(a: npt.NDArray[np.uint16], b: npt.NDArray[np.uint16]) -> float:
 
     # Python sets, not np.isin: 18 against 114 microseconds for two openings of 200 words.
     return max(found(a[:lead].tolist(), set(b.tolist())), found(b[:lead].tolist(), set(a.tolist())))
-
-
-def encode_opening(opening: npt.NDArray[np.uint16]) -> str:
-    return base64.b64encode(opening.astype(OPENING_DTYPE).tobytes()).decode()
-
-
-def decode_opening(encoded: str | bytes) -> npt.NDArray[np.uint16]:
-    """An opening from its base64 text, or from the raw bytes an index keeps."""
-    raw = base64.b64decode(encoded) if isinstance(encoded, str) else encoded
-    return np.frombuffer(raw, dtype=OPENING_DTYPE)
 
 
 def fingerprint(title: str, body: str) -> Fingerprint:

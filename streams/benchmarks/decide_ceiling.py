@@ -20,11 +20,11 @@ from contextlib import ExitStack, closing
 from itertools import islice
 from pathlib import Path
 
-from streams.analyze import ModelFailure
 from streams.analyzer_factory import build_analyzer
 from streams.benchmarks.articles import BenchArticle, add_source_argument, article_stream, resolve_source_or_skip
 from streams.benchmarks.throughput import (
     all_alive,
+    analysed,
     log,
     process_cpu_seconds,
     received_articles,
@@ -43,13 +43,11 @@ def analysed_records(settings: Settings, articles: Sequence[BenchArticle]) -> li
     """(key, value) of each article's analysed record, as the analyze agent would publish it."""
     analyzer = build_analyzer(settings)
     received = received_articles(settings, articles, 0)
-    records = []
-    for start in range(0, len(received), settings.batch_size):
-        for result in analyzer.analyze(received[start : start + settings.batch_size]):
-            if isinstance(result, ModelFailure):
-                raise RuntimeError(f"model failure on {result.article.id}: {result.detail}")
-            records.append((result.article.id.encode(), result.to_bytes()))
-    return records
+    return [
+        (result.article.id.encode(), result.to_bytes())
+        for start in range(0, len(received), settings.batch_size)
+        for result in analysed(analyzer, received[start : start + settings.batch_size])
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -39,10 +39,8 @@ from streams.fingerprint import (
     PERMUTATIONS,
     SHINGLE_WORDS,
     Fingerprint,
-    decode_opening,
-    decode_signature,
-    encode_opening,
-    encode_signature,
+    decode_hashes,
+    encode_hashes,
 )
 
 UNIQUE = DedupVerdict(tier=DedupTier.UNIQUE, score=0.0, evidence="benchmark")
@@ -131,8 +129,8 @@ def stored_articles(
             article_id = f"article-{number:08d}"
             yield StoredArticle.model_construct(
                 id=article_id, story_id=article_id, url_key=f"example.org/{number}", text_key=f"{number:032x}",
-                embedding_i8=quantize(vector), signature=encode_signature(signature), shingles=300,
-                terms=article_terms, event_time=float(number), verdict=UNIQUE, opening=encode_opening(opening),
+                embedding_i8=quantize(vector), signature=encode_hashes(signature), shingles=300,
+                terms=article_terms, event_time=float(number), verdict=UNIQUE, opening=encode_hashes(opening),
             ), vector
             number += 1
 
@@ -141,12 +139,12 @@ def edited_copy(original: StoredArticle, vector: np.ndarray, number: int, rng: n
     """An edit of ``original``: its vector moved to a cosine of about 0.93, a fifth of its MinHash values redrawn
     (as cuts and rewording change shingles), its terms kept."""
     moved = unit_rows(vector + rng.normal(scale=0.02, size=384).astype(np.float32))
-    signature = decode_signature(original.signature).copy()
+    signature = decode_hashes(original.signature).copy()
     redrawn = rng.random(PERMUTATIONS) < 0.2
     signature[redrawn] = rng.integers(0, 65536, size=int(redrawn.sum()), dtype=np.uint16)
     copy_id = f"copy-{number}"
     candidate = Candidate(
-        copy_id, None, copy_id, quantize(moved), Fingerprint(signature, 280, original.terms, decode_opening(original.opening)),
+        copy_id, None, copy_id, quantize(moved), Fingerprint(signature, 280, original.terms, decode_hashes(original.opening)),
         original.event_time + 1,
     )
     return Probe("copy", candidate, original.id)
@@ -173,8 +171,8 @@ def planted_stories(
             if member < STORY_MEMBERS:
                 stored.append(StoredArticle.model_construct(
                     id=article_id, story_id=story_id, url_key=None, text_key=article_id, embedding_i8=quantize(vector),
-                    signature=encode_signature(signature), shingles=300, terms=terms,
-                    event_time=float(first_number + story), verdict=UNIQUE, opening=encode_opening(opening),
+                    signature=encode_hashes(signature), shingles=300, terms=terms,
+                    event_time=float(first_number + story), verdict=UNIQUE, opening=encode_hashes(opening),
                 ))
             else:
                 fingerprint = Fingerprint(signature, 300, terms, opening)

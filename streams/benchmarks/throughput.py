@@ -54,8 +54,8 @@ from kafka import KafkaConsumer, KafkaProducer
 from rich.console import Console
 from rich.table import Table
 
-from models import RawArticle
-from streams.analyze import ModelFailure, ReceivedArticle
+from models import AnalyzedArticle, RawArticle
+from streams.analyze import Analyzer, ModelFailure, ReceivedArticle
 from streams.analyzer_factory import build_analyzer
 from streams.benchmarks.articles import (
     BenchArticle,
@@ -147,6 +147,16 @@ def received_articles(settings: Settings, batch: Sequence[BenchArticle], first_o
     return received
 
 
+def analysed(analyzer: Analyzer, received: Sequence[ReceivedArticle]) -> list[AnalyzedArticle]:
+    """The analyzer's results; a model failure stops the benchmark (its articles are all valid)."""
+    results = []
+    for result in analyzer.analyze(received):
+        if isinstance(result, ModelFailure):
+            raise RuntimeError(f"model failure on {result.article.id}: {result.detail}")
+        results.append(result)
+    return results
+
+
 def floor_run(
     settings: Settings, articles: Sequence[BenchArticle], warmup: BenchArticle, ready: Callable[[], object] = lambda: None
 ) -> Run:
@@ -156,9 +166,7 @@ def floor_run(
     index = DedupIndex(settings.dedup_config())
 
     def process(batch: Sequence[BenchArticle], first_offset: int) -> None:
-        for result in analyzer.analyze(received_articles(settings, batch, first_offset)):
-            if isinstance(result, ModelFailure):
-                raise RuntimeError(f"model failure on {result.article.id}: {result.detail}")
+        for result in analysed(analyzer, received_articles(settings, batch, first_offset)):
             result_records = outputs(result, decide(index, result))
             for record in (result_records.enriched, result_records.duplicate, *result_records.events):
                 if record is not None:
