@@ -22,6 +22,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import islice
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -48,6 +49,7 @@ from streams.term_index import TermIndex
 TRACKING_PARAMETERS = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|ocid|at_.*|_ga|igshid)$", re.I)
 TEXT_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # runs of letters and digits: "_" separates as punctuation does
 DIMENSIONS = 384
+RESTORE_CHUNK = 8192  # articles a restore inserts into the ANN index at once
 
 Similarity = TypeVar("Similarity", float, npt.NDArray[np.float64])
 
@@ -365,8 +367,14 @@ class DedupIndex:
         self.add_many([stored])
 
     def add_many(self, articles: Iterable[StoredArticle]) -> None:
-        """``add`` for many articles at once, with one insertion into the ANN index (restores): in order and on
-        ``restore_threads`` threads."""
+        """``add`` for many articles at once (restores): inserted into the ANN index in order, on ``restore_threads``
+        threads, ``RESTORE_CHUNK`` vectors at a time (a restore of a million articles would otherwise hold all their
+        float vectors at once, about 3 GB)."""
+        articles = iter(articles)
+        while chunk := list(islice(articles, RESTORE_CHUNK)):
+            self._add_chunk(chunk)
+
+    def _add_chunk(self, articles: list[StoredArticle]) -> None:
         keys, vectors = [], []
         for stored in articles:
             heapq.heappush(self.expiry, (stored.event_time, stored.id))

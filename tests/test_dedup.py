@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from models import DedupTier, DedupVerdict
+from streams import dedup
 from streams.dedup import (
     Candidate,
     DedupConfig,
@@ -232,9 +233,12 @@ def test_an_index_rebuilt_from_stored_articles_decides_the_same() -> None:
     assert rebuilt.decide(candidate)[0].duplicate_of == "a"
 
 
-def test_a_restored_index_searches_exactly_as_the_one_its_decisions_built() -> None:
+@pytest.mark.parametrize("chunk", [dedup.RESTORE_CHUNK, 100])
+def test_a_restored_index_searches_exactly_as_the_one_its_decisions_built(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # After a crash an article whose table record was lost is decided again, against the index rebuilt from the
-    # changelog: its verdict is only repeatable if the rebuilt graph is the one the decisions built.
+    # changelog: its verdict is only repeatable if the rebuilt graph is the one the decisions built, however many
+    # articles the restore inserts at a time.
+    monkeypatch.setattr(dedup, "RESTORE_CHUNK", chunk)
     rng = np.random.default_rng(5)
     centres = rng.normal(size=(12, 384)).astype(np.float32)
     vectors = centres[rng.integers(0, 12, 1500)] + rng.normal(scale=0.9, size=(1500, 384)).astype(np.float32)
