@@ -23,7 +23,7 @@ from models import AnalyzedArticle, DeadLetter, RawArticle
 from streams.analyze import Analyzer, ModelFailure, ReceivedArticle
 from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
-from streams.dedup import DedupIndex, StoredArticle
+from streams.dedup import DedupIndex, IndexFreshness, StoredArticle, restore_index
 from streams.kafka_transport import App, mark_completed
 from streams.metrics import Metrics
 from streams.progress import PartitionProgress
@@ -158,7 +158,7 @@ def create_app(
                 log.critical("the models failed to load", exc_info=exc)
                 await app.crash(exc)
                 return
-            metrics.beat()  # ready now, not at the heartbeat timer's next tick
+            metrics.beat()  # ready now, not at the heartbeat task's next beat
             async for batch in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
                 started = time.perf_counter()
                 metrics.records_in.labels("analyze").inc(len(batch))
@@ -196,15 +196,39 @@ def create_app(
 
     if runs_decide:
         # Partitions=1 to match the analyzed topic: a single decision point sees every earlier article.
-        table = app.Table(DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes)
         index = dedup_index = DedupIndex(settings.dedup_config())
+        freshness = IndexFreshness()
+        index_ready = asyncio.Event()  # cleared while a rebuild runs; Faust starts no stream before the first recovery
+        index_ready.set()
+
+        async def note_changelog_record(event: EventT) -> None:
+            freshness.note_changelog_record(event.key, table.data.get(event.key))
+
+        table = app.Table(
+            DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes, on_changelog_event=note_changelog_record
+        )
 
         @table.on_recover
         async def rebuild_index() -> None:
-            dedup_index.clear()
-            dedup_index.add_many(StoredArticle.model_validate_json(value) for value in table.values())
+            if not freshness.needs_rebuild(dedup_index, table.data):
+                log.info("dedup index kept: the table is as it was", extra={"articles": len(dedup_index)})
+                metrics.dedup_restores.labels("kept").inc()
+                freshness.mirrored()
+                return
+            index_ready.clear()
+            records = list(table.values())
+            log.info("dedup index rebuilding from the table", extra={"records": len(records)})
+            started = time.perf_counter()
+            # In a thread: a large window takes minutes, and a blocked event loop fails the health check. Faust resumes
+            # the streams only once this returns; ``index_ready`` also holds back an event already taken.
+            await asyncio.get_running_loop().run_in_executor(None, restore_index, dedup_index, records)
+            freshness.mirrored()
+            index_ready.set()
+            seconds = time.perf_counter() - started
+            metrics.dedup_restores.labels("rebuilt").inc()
+            metrics.dedup_rebuild_seconds.set(seconds)
             metrics.dedup_articles.set(len(dedup_index))
-            log.info("dedup index rebuilt", extra={"articles": len(dedup_index)})
+            log.info("dedup index rebuilt", extra={"articles": len(dedup_index), "seconds": round(seconds, 3)})
 
         async def decide_event(message: EventT) -> None:
             started = time.perf_counter()
@@ -214,6 +238,7 @@ def create_app(
             except ValidationError as exc:  # only our own analyze agent writes here, but never crash on a record
                 await send_dead_letter("decide", dead_letter(raw_message(message), "schema", str(exc)[:500], stage="decide"))
                 return
+            await index_ready.wait()
             known = table.get(analyzed.article.id)
             if known is not None:
                 # A replay after a crash or a re-sent article: same verdict, byte-identical outputs.
@@ -244,19 +269,20 @@ def create_app(
         # Event by event, not stream.take: Faust only lets a table be written during per-event iteration.
         @app.agent(topics.analyzed, name="decide")
         async def decide_agent(stream: StreamT) -> None:
-            if not runs_analyze:
-                metrics.beat()  # no models to wait for: ready now, not at the heartbeat timer's next tick
             async for message in stream.events():
                 await decide_event(message)
                 mark_completed(app, [message.message])
 
         agents["decide"] = decide_agent
 
-    # Timers run once the agents have started and only while the event loop is responsive: /healthz reads this.
-    @app.timer(interval=2.0)
+    # Beats only while the event loop is responsive: /healthz reads this. From the app's start, not as a Faust timer:
+    # those start after the first table recovery, which a large dedup window makes minutes long.
+    @app.task_from_start
     async def heartbeat() -> None:
-        if models is None or (models.done() and models.exception() is None):  # not ready while the models load
-            metrics.beat()
+        while True:
+            if models is None or (models.done() and models.exception() is None):  # not ready while the models load
+                metrics.beat()
+            await asyncio.sleep(2.0)
 
     progress = PartitionProgress()
 

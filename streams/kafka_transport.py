@@ -45,7 +45,7 @@ inputs), and once at the default (a commit stalled in CI). Three paths, each clo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import aclosing
 from functools import cached_property
 from typing import Any
@@ -329,11 +329,24 @@ class _Transport(faust_aiokafka.Transport):
 
 
 class App(faust.App):
-    """A Faust app whose worker consumer waits at most ``fetch_max_wait_ms`` for a fetch."""
+    """A Faust app whose worker consumer waits at most ``fetch_max_wait_ms`` for a fetch, and which can run tasks
+    from its start (``task_from_start``)."""
 
     def __init__(self, *args: Any, fetch_max_wait_ms: int, **kwargs: Any) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self._tasks_from_start: list[Callable[[], Coroutine[Any, Any, None]]] = []
         super().__init__(*args, Stream=_Stream, **kwargs)
+
+    def task_from_start(self, task: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], Coroutine[Any, Any, None]]:
+        """A task started with the app. Faust starts its timers and tasks only once the first table recovery is over,
+        which for a large dedup window takes minutes: a liveness heartbeat must beat meanwhile."""
+        self._tasks_from_start.append(task)
+        return task
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        for task in self._tasks_from_start:
+            self.add_future(task())
 
     @cached_property
     def flow_control(self) -> FlowControlEvent:

@@ -64,6 +64,15 @@ class Metrics:
         self.dedup_articles = Gauge(
             "newsstream_dedup_articles", "Articles in the dedup index (within the window).", registry=registry
         )
+        self.dedup_restores = Counter(
+            "newsstream_dedup_index_restores",
+            "Table recoveries after a rebalance, by outcome: the index kept (the table as it was) or rebuilt.",
+            ["outcome"], registry=registry,
+        )
+        self.dedup_rebuild_seconds = Gauge(
+            "newsstream_dedup_index_rebuild_seconds", "How long the last rebuild of the dedup index took.",
+            registry=registry,
+        )
         self.stalled_partitions = Gauge(
             "newsstream_stalled_partitions",
             "Assigned partitions with records waiting whose read position has not moved for health_max_stall_s.",
@@ -91,9 +100,9 @@ class Metrics:
         )
 
     def health(self, max_heartbeat_age_s: float) -> str | None:
-        """None when the agents run, the event loop is responsive and no partition stalls, else why not."""
+        """None when the models are loaded (if any), the event loop is responsive and no partition stalls, else why not."""
         if self.last_heartbeat == 0:
-            return "starting: the agents have not started yet (models loading or joining the group)"
+            return "starting: the models are loading (or the worker has not started yet)"
         age = time.time() - self.last_heartbeat
         if age > max_heartbeat_age_s:
             return f"stalled: the event loop's last heartbeat was {age:.0f} s ago (limit {max_heartbeat_age_s:.0f} s)"

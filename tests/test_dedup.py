@@ -7,11 +7,13 @@ from streams.dedup import (
     Candidate,
     DedupConfig,
     DedupIndex,
+    IndexFreshness,
     StoredArticle,
     canonical_url,
     dequantize,
     normalized_text_key,
     quantize,
+    restore_index,
 )
 from streams.fingerprint import (
     NO_OPENING,
@@ -137,6 +139,27 @@ def test_tiers() -> None:
     assert different.verdict.tier == DedupTier.UNIQUE and different.story_id == "f"
     # Copies point at originals and are not indexed themselves; same-story articles are.
     assert sorted(index.key_of) == ["a", "e", "f"]
+
+
+def test_a_copy_is_stored_with_what_a_replay_needs_only_and_a_restore_from_it_judges_as_before() -> None:
+    live = DedupIndex()
+    records = [
+        stored_from(live, "a", unit(1, 0, 0), QUAKE, url="https://x.example/1"),
+        stored_from(live, "b", unit(0, 1, 0), OTHER_QUAKE, url="http://www.x.example/1"),  # exact copy of a
+        stored_from(live, "c", unit(1, 0.3, 0), "Breaking news. " + QUAKE + " Follow us."),  # near-duplicate of a
+    ]
+    original, exact, near = (record.model_dump_json() for record in records)
+    for copy, tier in ((exact, DedupTier.EXACT), (near, DedupTier.NEAR_DUPLICATE)):
+        slim = StoredArticle.model_validate_json(copy)
+        assert slim.verdict.tier is tier and slim.verdict.duplicate_of == "a" and slim.story_id == "a"
+        assert (slim.embedding_i8, slim.signature, slim.shingles, slim.terms, slim.opening) == ("", "", 0, (), "")
+        assert len(copy) < len(original) / 4
+    restored = DedupIndex()
+    restored.add_many(StoredArticle.model_validate_json(record) for record in (original, exact, near))
+    assert sorted(restored.key_of) == ["a"] and len(restored.expiry) == 3
+    another = Candidate("d", None, "k", quantize(unit(1, 0.2, 0)), fingerprint("", "Update. " + QUAKE), 1_700_000_100.0)
+    assert restored.decide(another) == live.decide(another)
+    assert restored.decide(another)[0].tier is DedupTier.NEAR_DUPLICATE
 
 
 def test_specific_terms_compare_by_idf_weighted_cosine_for_every_neighbour_at_once() -> None:
@@ -283,3 +306,41 @@ def test_index_grows_and_finds_a_planted_copy(count: int) -> None:
     assert len(index) == count
     copy = stored_from(index, "copy", vectors[1234] / np.linalg.norm(vectors[1234]), "an unrelated body text here")
     assert (copy.verdict.tier, copy.verdict.duplicate_of) == (DedupTier.NEAR_DUPLICATE, "id1234")
+
+
+def test_the_index_is_rebuilt_after_a_table_recovery_only_if_the_table_changed() -> None:
+    live = DedupIndex(DedupConfig(window_s=3600))
+    records = [stored_from(live, article, unit(*direction), body, when=when) for article, direction, body, when in (
+        ("old", (0, 0, 1), "A quiet week in the capital, Tiros.", 0.0),
+        ("a", (1, 0, 0), QUAKE, 4000.0),
+        ("b", (0, 1, 0), OTHER_QUAKE, 5000.0),
+    )]
+    assert live.evict_expired() == ["old"]
+    table = {record.id: record.model_dump_json().encode() for record in records[1:]}  # "old" deleted as it expired
+    freshness = IndexFreshness()
+    assert freshness.needs_rebuild(live, table)  # never built
+    restored = DedupIndex(DedupConfig(window_s=3600))
+    restore_index(restored, table.values())
+    assert sorted(restored.key_of) == ["a", "b"] and restored.newest == 5000.0
+    freshness.mirrored()
+    assert not freshness.needs_rebuild(restored, table)
+
+    # A rebalance: Faust reads again what this worker wrote (the expired article set, then deleted), and the table
+    # ends as it was.
+    for key in ("old", "a", "b", "old"):
+        freshness.note_changelog_record(key, table.get(key))
+    assert not freshness.needs_rebuild(restored, table)
+    freshness.mirrored()
+
+    # Another worker decided an article meanwhile (a standby catching up): the index lacks it.
+    other = DedupIndex()
+    newcomer = stored_from(other, "c", unit(1, 1, 0), FOLLOW_UP, when=5100.0).model_dump_json().encode()
+    freshness.note_changelog_record("c", table.get("c"))
+    table["c"] = newcomer
+    assert freshness.needs_rebuild(restored, table)
+    restore_index(restored, table.values())
+    freshness.mirrored()
+    assert sorted(restored.key_of) == ["a", "b", "c"] and not freshness.needs_rebuild(restored, table)
+
+    # Faust drops the records of a partition this worker no longer holds, without changelog records.
+    assert freshness.needs_rebuild(restored, {})
