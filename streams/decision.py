@@ -9,14 +9,19 @@ from streams.dedup import Candidate, DedupIndex, StoredArticle, canonical_url, n
 from streams.fingerprint import Fingerprint, decode_hashes
 
 
-def event_time(analyzed: AnalyzedArticle) -> float:
-    """Publication time, else fetch time, else when the message reached Kafka: what the dedup window counts in."""
+def event_time(analyzed: AnalyzedArticle, max_ahead_s: float) -> float:
+    """Publication time, else fetch time, else when the message reached Kafka: what the dedup window counts in. A date
+    more than ``max_ahead_s`` ahead of the Kafka timestamp is the feed's error, and counts as that timestamp plus
+    ``max_ahead_s``: the window follows the newest date, and one article dated 9999-12-31 would evict every other."""
     article = analyzed.article
     moment = article.published_at or article.fetched_at
-    return moment.timestamp() if moment is not None else analyzed.received_at
+    if moment is None:
+        return analyzed.received_at
+    stated = moment.timestamp()
+    return min(stated, analyzed.received_at + max_ahead_s) if analyzed.received_at > 0 else stated
 
 
-def candidate(analyzed: AnalyzedArticle) -> Candidate:
+def candidate(analyzed: AnalyzedArticle, max_ahead_s: float) -> Candidate:
     article = analyzed.article
     return Candidate(
         id=article.id,
@@ -29,13 +34,13 @@ def candidate(analyzed: AnalyzedArticle) -> Candidate:
             terms=analyzed.terms,
             opening=decode_hashes(analyzed.opening),
         ),
-        event_time=event_time(analyzed),
+        event_time=event_time(analyzed, max_ahead_s),
     )
 
 
 def decide(index: DedupIndex, analyzed: AnalyzedArticle) -> StoredArticle:
     """Judge a new article against the index, then index it (originals and same-story articles only)."""
-    return index.judge(candidate(analyzed))
+    return index.judge(candidate(analyzed, index.config.max_ahead_s))
 
 
 @dataclass(frozen=True)

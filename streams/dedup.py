@@ -152,6 +152,7 @@ class DedupConfig:
     term_pool: int = 64
     term_postings_max: int = 50
     window_s: float = 7 * 24 * 3600.0
+    max_ahead_s: float = 3600.0  # how far an article's date may be ahead of its Kafka timestamp (``decision.event_time``)
     # Threads of a multi-article insertion (a restore). One inserts in order as single decisions do, so the graph, and
     # every later search, is the same as before the restart; more build another graph (see Settings).
     restore_threads: int = 1

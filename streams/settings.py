@@ -115,6 +115,12 @@ class Settings(BaseSettings):
 
     # Deduplication (see streams/dedup.py and `make eval-dedup` for how the defaults were chosen)
     dedup_window_hours: float = Field(default=168.0, gt=0, description="Articles older than this are forgotten.")
+    # The window follows the newest article's date: one article dated years ahead by its feed (a typo, 9999-12-31,
+    # local time labelled UTC) would move it past every stored article and evict them all.
+    dedup_max_ahead_s: float = Field(
+        default=3600.0, ge=0,
+        description="An article dated further ahead of its Kafka timestamp counts, in the dedup window, as that timestamp plus this.",
+    )
     near_duplicate_containment: float = Field(
         default=0.6, ge=0, le=1, description="Share of the shorter body's shingles found in the other: a copy."
     )
@@ -175,6 +181,7 @@ class Settings(BaseSettings):
             near_duplicate_cosine=self.near_duplicate_cosine,
             story_threshold=self.same_story_threshold,
             window_s=self.dedup_window_hours * 3600.0,
+            max_ahead_s=self.dedup_max_ahead_s,
             restore_threads=self.dedup_restore_threads,
         )
 
