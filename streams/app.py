@@ -23,7 +23,8 @@ from models import AnalyzedArticle, DeadLetter, RawArticle
 from streams.analyze import Analyzer, ModelFailure, ReceivedArticle
 from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
-from streams.dedup import DedupIndex, IndexFreshness, StoredArticle, restore_index
+from streams.dedup import DedupIndex, StoredArticle
+from streams.dedup_state import IndexKeeper
 from streams.kafka_transport import App, mark_completed
 from streams.metrics import Metrics
 from streams.progress import PartitionProgress
@@ -197,38 +198,25 @@ def create_app(
     if runs_decide:
         # Partitions=1 to match the analyzed topic: a single decision point sees every earlier article.
         index = dedup_index = DedupIndex(settings.dedup_config())
-        freshness = IndexFreshness()
-        index_ready = asyncio.Event()  # cleared while a rebuild runs; Faust starts no stream before the first recovery
-        index_ready.set()
+        keeper = IndexKeeper(dedup_index)
 
         async def note_changelog_record(event: EventT) -> None:
-            freshness.note_changelog_record(event.key, table.data.get(event.key))
+            keeper.note_changelog_record(event.key, table.data.get(event.key))
 
         table = app.Table(
             DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes, on_changelog_event=note_changelog_record
         )
 
         @table.on_recover
-        async def rebuild_index() -> None:
-            if not freshness.needs_rebuild(dedup_index, table.data):
+        async def keep_index() -> None:
+            started = time.perf_counter()
+            if await keeper.on_recover(table.data):
+                metrics.dedup_restores.labels("rebuilt").inc()
+                metrics.dedup_rebuild_seconds.set(time.perf_counter() - started)
+            else:
                 log.info("dedup index kept: the table is as it was", extra={"articles": len(dedup_index)})
                 metrics.dedup_restores.labels("kept").inc()
-                freshness.mirrored()
-                return
-            index_ready.clear()
-            records = list(table.values())
-            log.info("dedup index rebuilding from the table", extra={"records": len(records)})
-            started = time.perf_counter()
-            # In a thread: a large window takes minutes, and a blocked event loop fails the health check. Faust resumes
-            # the streams only once this returns; ``index_ready`` also holds back an event already taken.
-            await asyncio.get_running_loop().run_in_executor(None, restore_index, dedup_index, records)
-            freshness.mirrored()
-            index_ready.set()
-            seconds = time.perf_counter() - started
-            metrics.dedup_restores.labels("rebuilt").inc()
-            metrics.dedup_rebuild_seconds.set(seconds)
             metrics.dedup_articles.set(len(dedup_index))
-            log.info("dedup index rebuilt", extra={"articles": len(dedup_index), "seconds": round(seconds, 3)})
 
         async def decide_event(message: EventT) -> None:
             started = time.perf_counter()
@@ -238,7 +226,7 @@ def create_app(
             except ValidationError as exc:  # only our own analyze agent writes here, but never crash on a record
                 await send_dead_letter("decide", dead_letter(raw_message(message), "schema", str(exc)[:500], stage="decide"))
                 return
-            await index_ready.wait()
+            await keeper.ready.wait()
             known = table.get(analyzed.article.id)
             if known is not None:
                 # A replay after a crash or a re-sent article: same verdict, byte-identical outputs.

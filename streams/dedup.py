@@ -19,7 +19,7 @@ import hashlib
 import heapq
 import re
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
@@ -436,39 +436,3 @@ class DedupIndex:
             self.terms.remove(key, entry.terms)
         return evicted
 
-
-def restore_index(index: DedupIndex, records: Iterable[bytes]) -> None:
-    """Rebuild ``index`` from the dedup table's records (JSON), in table order. Blocking: the worker runs it in a
-    thread, so that its event loop keeps beating while a large window is rebuilt (a million articles: minutes)."""
-    index.clear()
-    index.add_many(StoredArticle.model_validate_json(record) for record in records)
-
-
-@dataclass
-class IndexFreshness:
-    """Whether the index still mirrors the dedup table once a rebalance's table recovery is over.
-
-    Faust calls the table's recovery callback after every rebalance of the group, also when this worker kept the
-    decide partition, and with the in-memory store it first reads again the changelog records this worker wrote
-    itself since it started. Those leave the table as it was, and rebuilding a large index for them would stall every
-    decision for minutes each time a worker joins or leaves. So each key's record from before the first changelog
-    record about it is kept, and the index is rebuilt only if the table ends up different: a restore from scratch, a
-    standby taking over, another worker's writes, records dropped with a partition this worker lost."""
-
-    built: bool = False
-    before: dict[str, bytes | None] = field(default_factory=dict)
-
-    def note_changelog_record(self, key: str, current: bytes | None) -> None:
-        """A changelog record about ``key`` is about to be applied; ``current`` is the table's record for it now."""
-        if self.built:  # else the index is rebuilt anyway
-            self.before.setdefault(key, current)
-
-    def needs_rebuild(self, index: DedupIndex, table: Mapping[str, bytes]) -> bool:
-        # Every decided article of the window, copies included, has one table record and one expiry entry.
-        changed = any(table.get(key) != record for key, record in self.before.items())
-        return not self.built or changed or len(index.expiry) != len(table)
-
-    def mirrored(self) -> None:
-        """The index mirrors the table as it is now."""
-        self.built = True
-        self.before.clear()

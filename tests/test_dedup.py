@@ -7,13 +7,11 @@ from streams.dedup import (
     Candidate,
     DedupConfig,
     DedupIndex,
-    IndexFreshness,
     StoredArticle,
     canonical_url,
     dequantize,
     normalized_text_key,
     quantize,
-    restore_index,
 )
 from streams.fingerprint import (
     NO_OPENING,
@@ -307,40 +305,3 @@ def test_index_grows_and_finds_a_planted_copy(count: int) -> None:
     copy = stored_from(index, "copy", vectors[1234] / np.linalg.norm(vectors[1234]), "an unrelated body text here")
     assert (copy.verdict.tier, copy.verdict.duplicate_of) == (DedupTier.NEAR_DUPLICATE, "id1234")
 
-
-def test_the_index_is_rebuilt_after_a_table_recovery_only_if_the_table_changed() -> None:
-    live = DedupIndex(DedupConfig(window_s=3600))
-    records = [stored_from(live, article, unit(*direction), body, when=when) for article, direction, body, when in (
-        ("old", (0, 0, 1), "A quiet week in the capital, Tiros.", 0.0),
-        ("a", (1, 0, 0), QUAKE, 4000.0),
-        ("b", (0, 1, 0), OTHER_QUAKE, 5000.0),
-    )]
-    assert live.evict_expired() == ["old"]
-    table = {record.id: record.model_dump_json().encode() for record in records[1:]}  # "old" deleted as it expired
-    freshness = IndexFreshness()
-    assert freshness.needs_rebuild(live, table)  # never built
-    restored = DedupIndex(DedupConfig(window_s=3600))
-    restore_index(restored, table.values())
-    assert sorted(restored.key_of) == ["a", "b"] and restored.newest == 5000.0
-    freshness.mirrored()
-    assert not freshness.needs_rebuild(restored, table)
-
-    # A rebalance: Faust reads again what this worker wrote (the expired article set, then deleted), and the table
-    # ends as it was.
-    for key in ("old", "a", "b", "old"):
-        freshness.note_changelog_record(key, table.get(key))
-    assert not freshness.needs_rebuild(restored, table)
-    freshness.mirrored()
-
-    # Another worker decided an article meanwhile (a standby catching up): the index lacks it.
-    other = DedupIndex()
-    newcomer = stored_from(other, "c", unit(1, 1, 0), FOLLOW_UP, when=5100.0).model_dump_json().encode()
-    freshness.note_changelog_record("c", table.get("c"))
-    table["c"] = newcomer
-    assert freshness.needs_rebuild(restored, table)
-    restore_index(restored, table.values())
-    freshness.mirrored()
-    assert sorted(restored.key_of) == ["a", "b", "c"] and not freshness.needs_rebuild(restored, table)
-
-    # Faust drops the records of a partition this worker no longer holds, without changelog records.
-    assert freshness.needs_rebuild(restored, {})
