@@ -109,6 +109,10 @@ def create_app(
         broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 3),
         broker_commit_interval=settings.commit_interval_s,
         consumer_auto_offset_reset="earliest",
+        # No standby copies of the table: with Faust's in-memory store a worker taking over reads the whole changelog
+        # again anyway (checked: it starts at offset -1 after its standby had read it all), and a standby keeps every
+        # record it reads in memory on another worker.
+        table_standby_replicas=0,
         producer_acks=-1,
         producer_linger=settings.producer_linger_ms / 1000,
         producer_max_request_size=DEAD_LETTER_MAX_MESSAGE_BYTES,

@@ -220,7 +220,7 @@ def test_keda_scales_the_worker_deployment_on_the_raw_topic_lag_of_its_group(
     spec = scaled["spec"]
     assert ("Deployment", spec["scaleTargetRef"]["name"]) in manifests
     assert "replicas" not in manifests[("Deployment", "newsstream-worker")]["spec"], "KEDA owns the replica count"
-    # More workers than raw partitions would sit idle; two keep a standby of the dedup table.
+    # More workers than raw partitions would sit idle; two keep the raw partitions served while one restarts.
     assert 2 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= settings.partitions
 
     (trigger,) = spec["triggers"]
