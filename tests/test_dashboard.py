@@ -19,6 +19,9 @@ COUNTERS_AND_GAUGES = {
     "newsstream_duplicates_total": {"tier"},
     "newsstream_dead_letters_total": {"reason", "stage"},
     "newsstream_thread_cpu_seconds_total": {"thread"},
+    "newsstream_dedup_articles": set(),
+    "newsstream_dedup_index_restores_total": {"outcome"},
+    "newsstream_dedup_index_rebuild_seconds": set(),
 }
 HISTOGRAMS = {
     "newsstream_processing_seconds": {"agent"},
