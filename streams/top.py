@@ -72,6 +72,8 @@ class Snapshot:
     verdicts: dict[str, float] = field(default_factory=dict)
     dead_letters: dict[str, float] = field(default_factory=dict)
     cpu_cores: dict[str, float] = field(default_factory=dict)  # by thread role, all workers added up
+    dedup_articles: float = 0.0  # in the index of the worker running decide (the others hold none)
+    index_restores: dict[str, float] = field(default_factory=dict)  # kept or rebuilt
 
 
 def snapshot(now: Samples, earlier: Samples, seconds: float) -> Snapshot:
@@ -92,6 +94,10 @@ def snapshot(now: Samples, earlier: Samples, seconds: float) -> Snapshot:
             result.dead_letters[f"{_label(labels, 'stage')}/{_label(labels, 'reason')}"] = value
         elif name == "newsstream_thread_cpu_seconds_total":
             result.cpu_cores[_label(labels, "thread")] = delta / seconds
+        elif name == "newsstream_dedup_articles":
+            result.dedup_articles += value
+        elif name == "newsstream_dedup_index_restores_total":
+            result.index_restores[_label(labels, "outcome")] = value
     for agent in result.rates_in:
         labels = (("agent", agent),)
         result.latency_p50[agent] = quantile(now, earlier, "newsstream_processing_seconds", labels, 0.5)
@@ -124,6 +130,9 @@ def render(view: Snapshot, sources: Sequence[str], failures: Sequence[str]) -> G
         totals.add_row(tier, f"{count:.0f}")
     for reason, count in sorted(view.dead_letters.items()):
         totals.add_row(f"dead letter {reason}", f"{count:.0f}")
+    totals.add_row("dedup index: articles now", f"{view.dedup_articles:.0f}")
+    for outcome, count in sorted(view.index_restores.items()):
+        totals.add_row(f"dedup index {outcome} after a recovery", f"{count:.0f}")
     cpu = Table(title="CPU by thread, all workers")
     cpu.add_column("thread")
     cpu.add_column("cores", justify="right")

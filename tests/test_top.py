@@ -23,6 +23,9 @@ def test_rates_latency_lag_and_totals_between_two_scrapes() -> None:
     metrics.consumer_lag.labels("articles.raw", "1").set(7)
     metrics.duplicates.labels("near_duplicate").inc(3)
     metrics.dead_letters.labels("invalid_json", "decode").inc(2)
+    metrics.dedup_articles.set(41)
+    metrics.dedup_restores.labels("rebuilt").inc()
+    metrics.dedup_restores.labels("kept").inc(2)
 
     view = snapshot(parse(exposition(metrics)), before, seconds=2.0)
     assert view.rates_in["analyze"] == 20.0
@@ -32,7 +35,11 @@ def test_rates_latency_lag_and_totals_between_two_scrapes() -> None:
     assert view.lag == {"articles.raw": 12}
     assert view.verdicts["near_duplicate"] == 3
     assert view.dead_letters == {"decode/invalid_json": 2}
-    render(view, ["http://a/metrics"], [])
+    assert (view.dedup_articles, view.index_restores) == (41, {"rebuilt": 1, "kept": 2})
+    console = Console(width=100, record=True)
+    console.print(render(view, ["http://a/metrics"], []))
+    screen = console.export_text()
+    assert "dedup index: articles now" in screen and "dedup index kept after a recovery" in screen
 
 
 def test_cpu_by_thread_in_cores_between_two_scrapes() -> None:
