@@ -123,7 +123,6 @@ def test_the_app_takes_its_group_commit_and_linger_timing_from_the_settings() ->
     assert conf.broker_commit_interval == 0.5
     assert conf.broker_session_timeout == 9.0
     assert conf.broker_heartbeat_interval == 3.0
-    assert conf.table_standby_replicas == 0  # a takeover reads the whole changelog anyway (README "Deduplication")
 
 
 async def test_an_article_whose_output_record_is_over_the_limit_is_dead_lettered_not_sent() -> None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import time
+
+import numpy as np
 import pytest
+from kafka import KafkaProducer
 
 from models import DedupTier, RawArticle
+from streams.benchmarks.dedup_index import TermVocabulary, stored_articles
 from streams.healthcheck import check
-from streams.kafka_clients import producer
+from streams.kafka_clients import producer, records_past_reported_end
 from streams.outputs import collect
 from streams.settings import Settings
 from streams.top import scrape
+from streams.topics import dedup_changelog_topic
 from tests.articles import QUAKE_ARVENA, QUAKE_ARVENA_COPY, QUAKE_ARVENA_FOLLOW_UP, QUAKE_PELLMAR
 from tests.conftest import Workers
 
@@ -90,3 +97,34 @@ def test_a_decide_worker_and_an_analyze_worker_split_the_work_and_catch_a_copy(
     assert "event_loop" in decide_threads and not decide_threads & {"models", "embedding", "load-models"}, decide_threads
     for port in workers.metrics_ports:  # both ready and healthy, the decide worker without models
         assert check(settings.model_copy(update={"metrics_port": port})) is None
+
+
+def test_a_restarted_decide_worker_restores_every_table_record_even_from_a_many_record_last_batch(
+    settings: Settings, workers: Workers
+) -> None:
+    # Tansu lists the last batch's first offset + 1 as a partition's end, and Faust's restore stopped there: a
+    # worker restarted after a burst of decisions lost all but the first of the burst's table records.
+    rng = np.random.default_rng(3)
+    topics = rng.normal(size=(50, 384)).astype(np.float32)
+    stored = [article for article, _ in stored_articles(40, topics, TermVocabulary(), rng)]
+    changelog = dedup_changelog_topic(settings)
+    writer = KafkaProducer(bootstrap_servers=settings.broker_url, linger_ms=1000, acks="all")
+    for article in stored:  # one batch: as a worker's producer writes a burst of decisions
+        writer.send(changelog, key=json.dumps(article.id).encode(), value=article.model_dump_json().encode(), partition=0)
+    writer.flush()
+    writer.close()
+    assert records_past_reported_end(settings, changelog, 0), "the embedded broker now lists the true end"
+
+    worker = workers.start(role="decide")
+    port = workers.metrics_ports[0]
+    rebuilt = ("newsstream_dedup_index_restores_total", (("outcome", "rebuilt"),))
+    deadline = time.monotonic() + 60
+    samples: dict = {}
+    while time.monotonic() < deadline and worker.poll() is None and rebuilt not in samples:
+        time.sleep(0.5)
+        try:
+            samples = scrape(f"http://127.0.0.1:{port}/metrics")
+        except OSError:
+            continue
+    assert samples.get(rebuilt) == 1.0, workers.log(0)
+    assert samples[("newsstream_dedup_articles", ())] == len(stored), workers.log(0)
