@@ -19,8 +19,8 @@ p99 are reported, of the whole decision and of its HNSW lookup alone):
 
 Memory per stored article, as the decide worker holds it: the table's records (JSON bytes in Faust's in-memory table,
 their objects' sizes) and the index that a restart restores from them (the process's growth during the restore, which
-is timed);
-and of that index, the HNSW graph serialised, as usearch counts it, and resident (what dropping it gives back).
+is timed); and of that index, the HNSW graph serialised, as usearch counts it, and resident (what dropping it gives
+back).
 """
 
 from __future__ import annotations
