@@ -9,12 +9,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import faust
@@ -27,7 +25,6 @@ from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
 from streams.dedup import DedupIndex, StoredArticle
 from streams.dedup_state import IndexKeeper
-from streams.kafka_clients import records_past_reported_end
 from streams.kafka_transport import App, mark_completed
 from streams.metrics import Metrics
 from streams.progress import PartitionProgress
@@ -54,13 +51,6 @@ class Topics:
 
 def _bytes_topic(app: faust.App, name: str) -> TopicT:
     return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-
-
-def changelog_event(key: bytes | None, value: bytes | None) -> Any:
-    """A changelog record read outside Faust, shaped as the event its table store applies (the key decoded as Faust's
-    JSON key serializer wrote it; a None value deletes the key)."""
-    message = SimpleNamespace(value=value, partition=0)
-    return SimpleNamespace(key=json.loads(key) if key is not None else None, value=value, message=message)
 
 
 def raw_message(event: EventT) -> RawMessage:
@@ -217,29 +207,8 @@ def create_app(
             DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes, on_changelog_event=note_changelog_record
         )
 
-        async def restore_table_tail() -> None:
-            """The changelog records past the end offset the broker reported, which Faust's restore stopped at: none
-            on Apache Kafka; on Tansu (the embedded broker) the rest of the changelog's last batch."""
-            changelog = table.changelog_topic.get_topic_name()
-            if not any(tp.topic == changelog for tp in app.tables.recovery.active_tps):
-                return  # another worker owns the table
-            try:
-                tail = await asyncio.get_running_loop().run_in_executor(
-                    None, records_past_reported_end, settings, changelog, 0
-                )
-            except Exception as exc:  # the restore Faust did stands; only a Tansu tail would be missing
-                log.warning("changelog not read past its listed end", exc_info=exc)
-                return
-            events = [changelog_event(key, value) for key, value in tail]
-            for event in events:
-                keeper.note_changelog_record(event.key, table.data.get(event.key))
-            table.apply_changelog_batch(events)
-            if events:
-                log.info("restored dedup records past the broker's reported end offset", extra={"records": len(events)})
-
         @table.on_recover
         async def keep_index() -> None:
-            await restore_table_tail()
             started = time.perf_counter()
             if await keeper.on_recover(table.data):
                 metrics.dedup_restores.labels("rebuilt").inc()
@@ -324,7 +293,6 @@ def create_app(
         try:
             # From the broker, not from the fetch responses: a partition never fetched still shows its lag.
             end_offsets = await consumer.highwaters(*assigned.values())
-            fetched = {tp: consumer.highwater(tp) for tp in assigned.values()}  # None before a partition's first fetch
             earliest = await consumer.earliest_offsets(*unread) if unread else {}
         except Exception as exc:  # e.g. mid-rebalance; an exception in a timer would crash the whole worker
             log.debug("offsets unavailable this round", exc_info=exc)
@@ -332,9 +300,7 @@ def create_app(
         now = time.monotonic()
         for name, tp in assigned.items():
             position = positions[name] if positions[name] is not None else earliest.get(tp)
-            # The larger of the listed end and the last fetch's high watermark: Tansu lists the last batch's first
-            # offset + 1 as the end (kafka_clients.records_past_reported_end).
-            end_offset = max((end for end in (end_offsets.get(tp), fetched[tp]) if end is not None), default=None)
+            end_offset = end_offsets.get(tp)
             if position is None or end_offset is None:
                 continue
             lag = progress.observe(name, position, end_offset, now)

@@ -106,8 +106,13 @@ def _words(text: str) -> list[str]:
     return WORD.findall(folded(text))
 
 
+def word_shingles(words: Sequence[str]) -> list[bytes]:
+    """The words' 3-shingles in text order (one shorter shingle for a text under three words)."""
+    return [" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(max(1, len(words) - SHINGLE_WORDS + 1))]
+
+
 def minhash_signature(words: Sequence[str]) -> tuple[npt.NDArray[np.uint16], int]:
-    shingles = {" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
+    shingles = set(word_shingles(words))
     minhash = MinHash(num_perm=PERMUTATIONS, seed=7)
     minhash.update_batch(list(shingles))
     return (minhash.hashvalues & 0xFFFF).astype(HASH_DTYPE), len(shingles)
@@ -120,9 +125,7 @@ def specific_terms(text: str) -> tuple[tuple[int, int], ...]:
 
 def opening_shingles(words: Sequence[str]) -> npt.NDArray[np.uint16]:
     """16-bit hashes of the 3-shingles of the first ``OPENING_WORDS`` words, in text order."""
-    first = words[:OPENING_WORDS]
-    shingles = (" ".join(first[i : i + SHINGLE_WORDS]).encode() for i in range(max(1, len(first) - SHINGLE_WORDS + 1)))
-    return np.array([zlib.crc32(shingle) & 0xFFFF for shingle in shingles], dtype=HASH_DTYPE)
+    return np.array([zlib.crc32(shingle) & 0xFFFF for shingle in word_shingles(words[:OPENING_WORDS])], dtype=HASH_DTYPE)
 
 
 def lead_overlap(a: npt.NDArray[np.uint16], b: npt.NDArray[np.uint16]) -> float:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from streams.security import kafka_python_options
 from streams.settings import Settings
@@ -45,30 +44,3 @@ def consumer(
 
 def admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(**_common(settings))
-
-
-def records_past_reported_end(
-    settings: Settings, topic: str, partition: int, timeout_s: float = 30.0
-) -> list[tuple[bytes | None, bytes | None]]:
-    """The (key, value) records of a partition past the end offset the broker reports, up to the high watermark its
-    fetch responses carry. Apache Kafka reports its true end, so there are none. Tansu 0.6.0 (the embedded broker)
-    reports the last batch's first offset + 1 as the end, so a reader that stops there (Faust restoring a table)
-    misses the rest of the last batch: 219 of 100,000 dedup records once, on a restart."""
-    reader = KafkaConsumer(**_common(settings), enable_auto_commit=False, fetch_max_wait_ms=100)
-    try:
-        tp = TopicPartition(topic, partition)
-        reader.assign([tp])
-        reported_end = reader.end_offsets([tp])[tp]
-        reader.seek(tp, reported_end)
-        records: list[tuple[bytes | None, bytes | None]] = []
-        deadline = time.monotonic() + timeout_s
-        while True:
-            batch = reader.poll(timeout_ms=1000).get(tp, [])
-            records += [(record.key, record.value) for record in batch]
-            high_watermark = reader.highwater(tp)
-            if not batch and high_watermark is not None and reader.position(tp) >= high_watermark:
-                return records
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}[{partition}] not read to its high watermark within {timeout_s:.0f} s")
-    finally:
-        reader.close()

@@ -36,6 +36,7 @@ import numpy as np
 
 from models import DedupTier, DedupVerdict
 from streams.dedup import Candidate, DedupIndex, StoredArticle, quantize
+from streams.dedup_state import restore_index
 from streams.fingerprint import (
     MAX_TERMS,
     OPENING_WORDS,
@@ -226,7 +227,7 @@ def measure(size: int) -> dict[str, float]:
     table_bytes = sys.getsizeof(table) + sum(sys.getsizeof(key) + sys.getsizeof(value) for key, value in table.items())
     started = time.perf_counter()
     index = DedupIndex()
-    index.add_many(StoredArticle.model_validate_json(value) for value in table.values())
+    restore_index(index, table.values())
     restore_seconds = time.perf_counter() - started
     gc.collect()
     resident = resident_bytes() - before - table_resident
