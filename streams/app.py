@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +25,7 @@ from streams.analyze import Analyzer, ModelFailure, ReceivedArticle
 from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
 from streams.dedup import DedupIndex, StoredArticle
-from streams.dedup_state import IndexKeeper
+from streams.dedup_state import GraphSnapshotFile, IndexKeeper, restore_index
 from streams.kafka_transport import App, mark_completed
 from streams.metrics import Metrics
 from streams.progress import PartitionProgress
@@ -198,7 +199,11 @@ def create_app(
     if runs_decide:
         # Partitions=1 to match the analyzed topic: a single decision point sees every earlier article.
         index = dedup_index = DedupIndex(settings.dedup_config())
-        keeper = IndexKeeper(dedup_index)
+        snapshots = None
+        if settings.dedup_graph_snapshots:
+            snapshots = GraphSnapshotFile(settings.data_dir / "dedup" / f"{settings.app_id}.graph")
+            dedup_index.on_epoch = snapshots.save_soon
+        keeper = IndexKeeper(dedup_index, functools.partial(restore_index, snapshots=snapshots))
 
         async def note_changelog_record(event: EventT) -> None:
             keeper.note_changelog_record(event.key, table.data.get(event.key))
@@ -210,12 +215,12 @@ def create_app(
         @table.on_recover
         async def keep_index() -> None:
             started = time.perf_counter()
-            if await keeper.on_recover(table.data):
-                metrics.dedup_restores.labels("rebuilt").inc()
-                metrics.dedup_rebuild_seconds.set(time.perf_counter() - started)
-            else:
+            outcome = await keeper.on_recover(table.data)
+            metrics.dedup_restores.labels(outcome).inc()
+            if outcome == "kept":
                 log.info("dedup index kept: the table is as it was", extra={"articles": len(dedup_index)})
-                metrics.dedup_restores.labels("kept").inc()
+            else:
+                metrics.dedup_rebuild_seconds.set(time.perf_counter() - started)
             metrics.dedup_articles.set(len(dedup_index))
 
         async def decide_event(message: EventT) -> None:

@@ -19,7 +19,7 @@ import hashlib
 import heapq
 import re
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
@@ -51,6 +51,7 @@ TEXT_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # runs of letters and digits: "_
 DIMENSIONS = 384
 COPY_TIERS = frozenset({DedupTier.EXACT, DedupTier.NEAR_DUPLICATE})  # pointed at an original, never indexed
 RESTORE_CHUNK = 8192  # articles a restore inserts into the ANN index at once
+SNAPSHOT_CHECKS = 256  # articles whose vectors a restore from a graph snapshot compares with the table's
 
 Similarity = TypeVar("Similarity", float, npt.NDArray[np.float64])
 
@@ -156,6 +157,25 @@ class DedupConfig:
     # Threads of a multi-article insertion (a restore). One inserts in order as single decisions do, so the graph, and
     # every later search, is the same as before the restart; more build another graph (see Settings).
     restore_threads: int = 1
+    # Articles indexed between two reloads of the HNSW graph from its serialised form (``GraphSnapshot``).
+    graph_epoch: int = 50_000
+
+
+@dataclass(frozen=True)
+class GraphSnapshot:
+    """The HNSW graph at the end of an epoch (every ``graph_epoch`` keys), serialised, and the article of each key
+    in it. A restart loads it instead of inserting every article of the table again, the most of a restore's time,
+    and inserts only the articles beyond it.
+
+    The graph is reloaded from this very form at each epoch's end, live and in a rebuild alike. A reload starts
+    usearch's random levels afresh, so a graph loaded from a snapshot and then given the same articles is the graph
+    the live index built, byte for byte, and so is one rebuilt from the changelog without evictions: an article
+    decided again after a crash meets the neighbours it met before, whichever way the index came back."""
+
+    graph: bytes | bytearray | memoryview
+    next_key: int  # keys below it were given out when the snapshot was taken; later articles get the next ones
+    ids: dict[int, str]  # the graph's keys and their articles
+    epoch: int  # ``graph_epoch`` of the index that took it: reloads at other points build another graph
 
 
 @dataclass(slots=True)
@@ -187,6 +207,8 @@ class DedupIndex:
     """Originals and same-story articles seen within the window. Copies are not indexed: they point to an original."""
 
     config: DedupConfig = field(default_factory=DedupConfig)
+    # Called with the graph at each epoch's end (on the thread that inserts: the event loop or a restore's thread).
+    on_epoch: Callable[[GraphSnapshot], None] | None = None
 
     def __post_init__(self) -> None:
         self.clear()
@@ -388,32 +410,107 @@ class DedupIndex:
     def _add_chunk(self, articles: list[StoredArticle]) -> None:
         keys, vectors = [], []
         for stored in articles:
-            heapq.heappush(self.expiry, (stored.event_time, stored.id))
-            self.newest = max(self.newest, stored.event_time)
-            if stored.is_copy or stored.id in self.key_of:
-                continue
+            key = self._remember(stored)
+            if key is not None:
+                keys.append(key)
+                vectors.append(dequantize(stored.embedding_i8))
+        self._insert(keys, vectors)
+
+    def _remember(self, stored: StoredArticle, key: int | None = None) -> int | None:
+        """Everything ``add`` keeps of an article but its place in the graph; its key (``key``, or the next one), or
+        None for a copy or an article already indexed."""
+        heapq.heappush(self.expiry, (stored.event_time, stored.id))
+        self.newest = max(self.newest, stored.event_time)
+        if stored.is_copy or stored.id in self.key_of:
+            return None
+        if key is None:
             key = self._next_key
             self._next_key += 1
-            keys.append(key)
-            vectors.append(dequantize(stored.embedding_i8))
-            self.entries[key] = _Entry(
-                stored.id,
-                stored.story_id,
-                stored.url_key,
-                stored.text_key,
-                hashes_bytes(stored.signature),
-                stored.shingles,
-                self.terms.add(key, stored.terms),
-                stored.event_time,
-                hashes_bytes(stored.opening),
-            )
-            self.key_of[stored.id] = key
-            self.story_of[stored.id] = stored.story_id
-            if stored.url_key is not None:
-                self.by_url.setdefault(stored.url_key, stored.id)
-            self.by_text.setdefault(stored.text_key, stored.id)
-        if keys:
-            self.ann.add(np.array(keys, dtype=np.uint64), np.stack(vectors), threads=self.config.restore_threads)
+        self.entries[key] = _Entry(
+            stored.id,
+            stored.story_id,
+            stored.url_key,
+            stored.text_key,
+            hashes_bytes(stored.signature),
+            stored.shingles,
+            self.terms.add(key, stored.terms),
+            stored.event_time,
+            hashes_bytes(stored.opening),
+        )
+        self.key_of[stored.id] = key
+        self.story_of[stored.id] = stored.story_id
+        if stored.url_key is not None:
+            self.by_url.setdefault(stored.url_key, stored.id)
+        self.by_text.setdefault(stored.text_key, stored.id)
+        return key
+
+    def _insert(self, keys: list[int], vectors: list[npt.NDArray[np.float32]]) -> None:
+        """Into the HNSW graph in key order, the graph reloaded at each epoch's end (``GraphSnapshot``)."""
+        epoch, start = self.config.graph_epoch, 0
+        for position, key in enumerate(keys):
+            if (key + 1) % epoch == 0:
+                self._ann_add(keys[start : position + 1], vectors[start : position + 1])
+                self._end_epoch(next_key=key + 1)
+                start = position + 1
+        if start < len(keys):
+            self._ann_add(keys[start:], vectors[start:])
+
+    def _ann_add(self, keys: list[int], vectors: list[npt.NDArray[np.float32]]) -> None:
+        self.ann.add(np.array(keys, dtype=np.uint64), np.stack(vectors), threads=self.config.restore_threads)
+
+    def _end_epoch(self, next_key: int) -> None:
+        graph = self.ann.save()
+        self.ann.reset()  # before the reload: the old graph, its bytes and the new one would be three copies at once
+        self.ann = Index.restore(graph)
+        if self.on_epoch is not None:
+            # Entries of a chunk being inserted may already hold keys past the graph's.
+            ids = {key: entry.id for key, entry in self.entries.items() if key < next_key}
+            self.on_epoch(GraphSnapshot(graph, next_key, ids, self.config.graph_epoch))
+
+    def restore_from(self, articles: Iterable[StoredArticle], snapshot: GraphSnapshot) -> bool:
+        """Rebuild from the table's records (in table order) and a snapshot of the graph: the snapshot's articles
+        that the table still holds keep their place in it, the others (evicted since, or lost with a worker) leave
+        it, and the table's articles beyond it are inserted. False, and nothing kept, if the snapshot does not fit:
+        taken with another graph configuration or epoch, or sharing less than half its articles with the table
+        (another cluster's data directory, or a long time ago): then the caller rebuilds from scratch."""
+        self.clear()
+        graph = Index.restore(snapshot.graph) if snapshot.epoch == self.config.graph_epoch else None
+        empty = self.ann
+        if graph is None or (graph.ndim, graph.connectivity, graph.dtype, len(graph)) != (
+            empty.ndim, empty.connectivity, empty.dtype, len(snapshot.ids)
+        ):
+            return False
+        self.ann, self._next_key = graph, snapshot.next_key
+        placed = {article: key for key, article in snapshot.ids.items()}
+        beyond: list[tuple[int, str]] = []  # keys and int8 embeddings of the articles to insert
+        sampled: list[tuple[int, str]] = []  # of the articles in the graph: is each in it with the table's vector?
+        stride = max(1, len(placed) // SNAPSHOT_CHECKS)
+        for stored in articles:
+            key = self._remember(stored, placed.get(stored.id))
+            if key is not None and key >= snapshot.next_key:
+                beyond.append((key, stored.embedding_i8))
+            elif key is not None and key % stride == 0:
+                sampled.append((key, stored.embedding_i8))
+        gone = [key for key in snapshot.ids if key not in self.entries]
+        if len(gone) * 2 > len(snapshot.ids) or not self._holds(sampled):
+            self.clear()
+            return False
+        if gone:
+            self.ann.remove(np.array(gone, dtype=np.uint64))
+        for start in range(0, len(beyond), RESTORE_CHUNK):
+            chunk = beyond[start : start + RESTORE_CHUNK]
+            self._insert([key for key, _ in chunk], [dequantize(embedding) for _, embedding in chunk])
+        return True
+
+    def _holds(self, articles: list[tuple[int, str]]) -> bool:
+        """Whether the graph holds these keys with these (int8, base64) embeddings: the same article ids with other
+        texts (a data directory reused for another cluster whose ids collide) would give decisions on wrong vectors."""
+        if not articles:
+            return True
+        stored = np.stack(self.ann.get(np.array([key for key, _ in articles], dtype=np.uint64))).astype(np.float32)
+        stored /= np.maximum(np.linalg.norm(stored, axis=1, keepdims=True), 1e-9)
+        expected = np.stack([dequantize(embedding) for _, embedding in articles])
+        return bool(np.all(np.einsum("ij,ij->i", stored, expected) >= 0.99))
 
     def evict_expired(self) -> list[str]:
         """Forget articles (copies included) older than the window, by event time against the newest seen; returns

@@ -66,7 +66,8 @@ class Metrics:
         )
         self.dedup_restores = Counter(
             "newsstream_dedup_index_restores",
-            "Table recoveries after a rebalance, by outcome: the index kept (the table as it was) or rebuilt.",
+            "Table recoveries after a rebalance, by outcome: the index kept (the table as it was), rebuilt from a "
+            "snapshot of its graph (a restart on the same machine) or rebuilt from scratch.",
             ["outcome"], registry=registry,
         )
         self.dedup_rebuild_seconds = Gauge(

@@ -132,6 +132,16 @@ class Settings(BaseSettings):
     dedup_restore_threads: int = Field(
         default=1, ge=0, description="Threads that rebuild the dedup index on a restore; 0: one per core (not repeatable)."
     )
+    dedup_graph_snapshots: bool = Field(
+        default=True,
+        description="Keep a snapshot of the dedup index's HNSW graph in data_dir, written every dedup_graph_epoch "
+        "articles: a restart on the same machine loads it instead of inserting every article again.",
+    )
+    dedup_graph_epoch: int = Field(
+        default=50_000, ge=1,
+        description="Articles indexed between two snapshots (and reloads) of the dedup graph. Change it only with the "
+        "table emptied: graphs reloaded at other points differ.",
+    )
 
     # Monitoring
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics from each worker.")
@@ -183,6 +193,7 @@ class Settings(BaseSettings):
             window_s=self.dedup_window_hours * 3600.0,
             max_ahead_s=self.dedup_max_ahead_s,
             restore_threads=self.dedup_restore_threads,
+            graph_epoch=self.dedup_graph_epoch,
         )
 
     @property

@@ -15,6 +15,9 @@ from rich.table import Table
 Labels = tuple[tuple[str, str], ...]
 Samples = dict[tuple[str, Labels], float]
 
+# How each outcome of newsstream_dedup_index_restores_total reads on the screen.
+RESTORE_OUTCOMES = {"kept": "kept", "rebuilt": "rebuilt from scratch", "snapshot": "rebuilt from its graph snapshot"}
+
 
 def parse(text: str) -> Samples:
     return {
@@ -73,7 +76,7 @@ class Snapshot:
     dead_letters: dict[str, float] = field(default_factory=dict)
     cpu_cores: dict[str, float] = field(default_factory=dict)  # by thread role, all workers added up
     dedup_articles: float = 0.0  # in the index of the worker running decide (the others hold none)
-    index_restores: dict[str, float] = field(default_factory=dict)  # kept or rebuilt
+    index_restores: dict[str, float] = field(default_factory=dict)  # by outcome: kept, snapshot or rebuilt
 
 
 def snapshot(now: Samples, earlier: Samples, seconds: float) -> Snapshot:
@@ -132,7 +135,7 @@ def render(view: Snapshot, sources: Sequence[str], failures: Sequence[str]) -> G
         totals.add_row(f"dead letter {reason}", f"{count:.0f}")
     totals.add_row("dedup index: articles now", f"{view.dedup_articles:.0f}")
     for outcome, count in sorted(view.index_restores.items()):
-        totals.add_row(f"dedup index {outcome} after a recovery", f"{count:.0f}")
+        totals.add_row(f"dedup index {RESTORE_OUTCOMES.get(outcome, outcome)} after a recovery", f"{count:.0f}")
     cpu = Table(title="CPU by thread, all workers")
     cpu.add_column("thread")
     cpu.add_column("cores", justify="right")

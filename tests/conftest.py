@@ -57,16 +57,20 @@ class Workers:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.metrics_ports: list[int] = []
 
-    def start(self, role: WorkerRole = "all") -> subprocess.Popen[bytes]:
-        """A worker process of ``role`` with a data directory and a metrics port of its own."""
+    def start(self, role: WorkerRole = "all", data_of: int | None = None, **settings: object) -> subprocess.Popen[bytes]:
+        """A worker process of ``role`` with a metrics port of its own, and a data directory of its own or, as a
+        restart on the same machine, that of worker number ``data_of``; ``settings`` override the run's."""
         number = len(self.processes)
         self.metrics_ports.append(free_port())
-        own = {"data_dir": self.log_dir / f"data{number}", "metrics_port": self.metrics_ports[-1], "worker_role": role}
+        own = {**settings, "data_dir": self.data_dir(number if data_of is None else data_of), "metrics_port": self.metrics_ports[-1], "worker_role": role}
         env = {**os.environ, **self.settings.model_copy(update=own).to_env()}
         log = open(self.log_dir / f"worker{number}.log", "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log)
         self.processes.append(process)
         return process
+
+    def data_dir(self, number: int) -> Path:
+        return self.log_dir / f"data{number}"
 
     def log(self, number: int = 0) -> str:
         return (self.log_dir / f"worker{number}.log").read_text(errors="replace")

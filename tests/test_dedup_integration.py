@@ -11,6 +11,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from models import DedupTier, RawArticle
 from streams.benchmarks.dedup_index import TermVocabulary, stored_articles
+from streams.dedup import StoredArticle
+from streams.dedup_state import GraphSnapshotFile
 from streams.healthcheck import check
 from streams.kafka_clients import producer
 from streams.outputs import collect
@@ -121,32 +123,68 @@ def records_past_reported_end(settings: Settings, topic: str, partition: int) ->
         reader.close()
 
 
+def write_to_changelog(settings: Settings, count: int) -> list[StoredArticle]:
+    """``count`` decided articles' table records written straight to the dedup changelog, in one batch, as a
+    worker's producer writes a burst of decisions."""
+    rng = np.random.default_rng(3)
+    topics = rng.normal(size=(50, 384)).astype(np.float32)
+    stored = [article for article, _ in stored_articles(count, topics, TermVocabulary(), rng)]
+    writer = KafkaProducer(bootstrap_servers=settings.broker_url, linger_ms=1000, acks="all")
+    for article in stored:
+        writer.send(
+            dedup_changelog_topic(settings), key=json.dumps(article.id).encode(), value=article.model_dump_json().encode(), partition=0
+        )
+    writer.flush()
+    writer.close()
+    return stored
+
+
+def metrics_once(workers: Workers, number: int, sample: tuple[str, tuple[tuple[str, str], ...]], timeout_s: float = 60) -> dict:
+    """Worker ``number``'s metrics once they hold ``sample`` (or the timeout passed, or the worker died)."""
+    deadline = time.monotonic() + timeout_s
+    samples: dict = {}
+    while time.monotonic() < deadline and workers.processes[number].poll() is None and sample not in samples:
+        time.sleep(0.5)
+        try:
+            samples = scrape(f"http://127.0.0.1:{workers.metrics_ports[number]}/metrics")
+        except OSError:
+            continue
+    return samples
+
+
+REBUILT = ("newsstream_dedup_index_restores_total", (("outcome", "rebuilt"),))
+FROM_SNAPSHOT = ("newsstream_dedup_index_restores_total", (("outcome", "snapshot"),))
+ARTICLES = ("newsstream_dedup_articles", ())
+
+
 def test_a_restarted_decide_worker_restores_every_table_record_even_from_a_many_record_last_batch(
     settings: Settings, workers: Workers
 ) -> None:
     # Tansu lists the last batch's first offset + 1 as a partition's end, and Faust's restore stopped there: a
     # worker restarted after a burst of decisions lost all but the first of the burst's table records.
-    rng = np.random.default_rng(3)
-    topics = rng.normal(size=(50, 384)).astype(np.float32)
-    stored = [article for article, _ in stored_articles(40, topics, TermVocabulary(), rng)]
-    changelog = dedup_changelog_topic(settings)
-    writer = KafkaProducer(bootstrap_servers=settings.broker_url, linger_ms=1000, acks="all")
-    for article in stored:  # one batch: as a worker's producer writes a burst of decisions
-        writer.send(changelog, key=json.dumps(article.id).encode(), value=article.model_dump_json().encode(), partition=0)
-    writer.flush()
-    writer.close()
-    assert records_past_reported_end(settings, changelog, 0), "the embedded broker now lists the true end"
+    stored = write_to_changelog(settings, 40)
+    assert records_past_reported_end(settings, dedup_changelog_topic(settings), 0), "the embedded broker now lists the true end"
 
-    worker = workers.start(role="decide")
-    port = workers.metrics_ports[0]
-    rebuilt = ("newsstream_dedup_index_restores_total", (("outcome", "rebuilt"),))
-    deadline = time.monotonic() + 60
-    samples: dict = {}
-    while time.monotonic() < deadline and worker.poll() is None and rebuilt not in samples:
-        time.sleep(0.5)
-        try:
-            samples = scrape(f"http://127.0.0.1:{port}/metrics")
-        except OSError:
-            continue
-    assert samples.get(rebuilt) == 1.0, workers.log(0)
-    assert samples[("newsstream_dedup_articles", ())] == len(stored), workers.log(0)
+    workers.start(role="decide")
+    samples = metrics_once(workers, 0, REBUILT)
+    assert samples.get(REBUILT) == 1.0, workers.log(0)
+    assert samples[ARTICLES] == len(stored), workers.log(0)
+
+
+def test_a_decide_worker_restarted_on_the_same_machine_loads_its_graph_snapshot(settings: Settings, workers: Workers) -> None:
+    stored = write_to_changelog(settings, 40)
+    first = workers.start(role="decide", dedup_graph_epoch=16)
+    samples = metrics_once(workers, 0, REBUILT)
+    assert samples.get(REBUILT) == 1.0 and samples[ARTICLES] == len(stored), workers.log(0)
+    snapshot = workers.data_dir(0) / "dedup" / f"{settings.app_id}.graph"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not snapshot.exists():  # written in a thread of its own
+        time.sleep(0.2)
+    assert GraphSnapshotFile(snapshot).read().next_key == 32, workers.log(0)  # the second epoch's end
+
+    first.kill()
+    first.wait()
+    workers.start(role="decide", data_of=0, dedup_graph_epoch=16)
+    samples = metrics_once(workers, 1, FROM_SNAPSHOT)
+    assert samples.get(FROM_SNAPSHOT) == 1.0 and REBUILT not in samples, workers.log(1)
+    assert samples[ARTICLES] == len(stored), workers.log(1)

@@ -26,6 +26,7 @@ def test_rates_latency_lag_and_totals_between_two_scrapes() -> None:
     metrics.dedup_articles.set(41)
     metrics.dedup_restores.labels("rebuilt").inc()
     metrics.dedup_restores.labels("kept").inc(2)
+    metrics.dedup_restores.labels("snapshot").inc()
 
     view = snapshot(parse(exposition(metrics)), before, seconds=2.0)
     assert view.rates_in["analyze"] == 20.0
@@ -35,11 +36,12 @@ def test_rates_latency_lag_and_totals_between_two_scrapes() -> None:
     assert view.lag == {"articles.raw": 12}
     assert view.verdicts["near_duplicate"] == 3
     assert view.dead_letters == {"decode/invalid_json": 2}
-    assert (view.dedup_articles, view.index_restores) == (41, {"rebuilt": 1, "kept": 2})
+    assert (view.dedup_articles, view.index_restores) == (41, {"rebuilt": 1, "kept": 2, "snapshot": 1})
     console = Console(width=100, record=True)
     console.print(render(view, ["http://a/metrics"], []))
     screen = console.export_text()
     assert "dedup index: articles now" in screen and "dedup index kept after a recovery" in screen
+    assert "dedup index rebuilt from its graph snapshot after a recovery" in screen
 
 
 def test_cpu_by_thread_in_cores_between_two_scrapes() -> None:
