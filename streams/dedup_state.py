@@ -19,6 +19,7 @@ import os
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -69,9 +70,12 @@ class GraphSnapshotFile:
         keys = list(snapshot.ids)
         header = json.dumps({
             "epoch": snapshot.epoch, "next_key": snapshot.next_key, "keys": keys, "ids": [snapshot.ids[key] for key in keys],
+            "crc32": zlib.crc32(snapshot.graph),
         }).encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.name + ".tmp")
+        # A name of this process's own: two workers sharing a data directory may both write one (a rebuild cut short
+        # by a rebalance runs on while the next owner rebuilds); the last complete file wins.
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         with open(temporary, "wb") as file:
             file.write(MAGIC + HEADER_LENGTH.pack(len(header)) + header)
             file.write(snapshot.graph)
@@ -96,7 +100,10 @@ class GraphSnapshotFile:
             header = json.loads(data[start : start + length])
             ids = dict(zip((int(key) for key in header["keys"]), header["ids"], strict=True))
             # A view, not a copy: the graph is most of the file (0.5 GB at a million articles).
-            return GraphSnapshot(memoryview(data)[start + length :], int(header["next_key"]), ids, int(header["epoch"]))
+            graph = memoryview(data)[start + length :]
+            if zlib.crc32(graph) != header["crc32"]:  # usearch would take damaged links for slots, and crash on them
+                raise ValueError("the graph's checksum does not match")
+            return GraphSnapshot(graph, int(header["next_key"]), ids, int(header["epoch"]))
         except (ValueError, KeyError, TypeError, struct.error) as exc:
             log.warning("dedup graph snapshot not read", extra={"path": str(self.path), "error": str(exc)})
             return None

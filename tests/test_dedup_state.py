@@ -196,7 +196,9 @@ def test_a_snapshot_file_that_cannot_be_read_means_a_rebuild_from_scratch(tmp_pa
     file = snapshot_file(tmp_path, snapshots[0])
     assert file.read() == snapshots[0]
     whole = file.path.read_bytes()
-    for damaged in (b"junk" + whole[4:], whole[: len(whole) // 2], whole[:40]):
+    flipped = bytearray(whole)
+    flipped[-100] ^= 0xFF  # a link of the graph
+    for damaged in (b"junk" + whole[4:], whole[: len(whole) // 2], whole[:40], bytes(flipped)):
         file.path.write_bytes(damaged)
         index = DedupIndex(DedupConfig(graph_epoch=100))
         assert restore_index(index, records, file) == "rebuilt"
