@@ -45,6 +45,19 @@ class GraphSnapshotFile:
         self._lock = threading.Lock()
         self._waiting: GraphSnapshot | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup-snapshot")
+        self._remove_abandoned_writes()
+
+    def _temporary(self, pid: int) -> Path:
+        # A name of each process's own: two workers sharing a data directory may both write one (a rebuild cut short
+        # by a rebalance runs on while the next owner rebuilds); the last complete file wins.
+        return self.path.with_name(f"{self.path.name}.{pid}.tmp")
+
+    def _remove_abandoned_writes(self) -> None:
+        """Delete the temporary files of writers killed while writing (each up to the graph's size)."""
+        for temporary in self.path.parent.glob(f"{self.path.name}.*.tmp"):
+            pid = temporary.name.removeprefix(f"{self.path.name}.").removesuffix(".tmp")
+            if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+                temporary.unlink(missing_ok=True)
 
     def save_soon(self, snapshot: GraphSnapshot) -> Future[None]:
         with self._lock:
@@ -73,9 +86,7 @@ class GraphSnapshotFile:
             "crc32": zlib.crc32(snapshot.graph),
         }).encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # A name of this process's own: two workers sharing a data directory may both write one (a rebuild cut short
-        # by a rebalance runs on while the next owner rebuilds); the last complete file wins.
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        temporary = self._temporary(os.getpid())
         with open(temporary, "wb") as file:
             file.write(MAGIC + HEADER_LENGTH.pack(len(header)) + header)
             file.write(snapshot.graph)
@@ -109,6 +120,16 @@ class GraphSnapshotFile:
             return None
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def restore_index(index: DedupIndex, records: Sequence[bytes], snapshots: GraphSnapshotFile | None = None) -> Restored:
     """Rebuild ``index`` from the dedup table's records (JSON), in table order, from the last graph snapshot if it
     fits. Blocking: minutes for a large window from scratch."""
@@ -121,9 +142,9 @@ def restore_index(index: DedupIndex, records: Sequence[bytes], snapshots: GraphS
         try:
             if index.restore_from(articles(), snapshot):
                 return "snapshot"
+            log.info("dedup graph snapshot does not fit the table", extra={"articles": len(snapshot.ids)})
         except (RuntimeError, ValueError) as exc:  # a graph usearch cannot load
             log.warning("dedup graph snapshot not used", extra={"error": str(exc)})
-        log.info("dedup graph snapshot does not fit the table", extra={"articles": len(snapshot.ids)})
     index.clear()
     index.add_many(articles())
     return "rebuilt"

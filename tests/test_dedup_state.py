@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import NamedTuple
@@ -218,3 +220,20 @@ def test_a_snapshot_taken_after_evictions_restores_the_window_without_them(tmp_p
     assert restored.key_of == live.key_of and len(restored.ann) == 121
     assert bytes(restored.ann.save()) == bytes(live.ann.save())  # the evictions up to the snapshot are in it
     assert same_searches(live, restored, vectors[150:]) > 0
+
+
+def test_a_write_abandoned_by_a_killed_worker_is_cleaned_up_and_a_live_writers_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "dedup" / "app.graph"
+    path.parent.mkdir()
+    no_such_process = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        abandoned = path.with_name(f"app.graph.{no_such_process}.tmp")
+        writing = path.with_name(f"app.graph.{live.pid}.tmp")
+        for file in (abandoned, writing):
+            file.write_bytes(b"half a graph")
+        GraphSnapshotFile(path)
+        assert not abandoned.exists() and writing.exists()
+    finally:
+        live.kill()
+        live.wait()
