@@ -467,39 +467,47 @@ class DedupIndex:
             ids = {key: entry.id for key, entry in self.entries.items() if key < next_key}
             self.on_epoch(GraphSnapshot(graph, next_key, ids, self.config.graph_epoch))
 
-    def restore_from(self, articles: Iterable[StoredArticle], snapshot: GraphSnapshot) -> bool:
-        """Rebuild from the table's records (in table order) and a snapshot of the graph: the snapshot's articles
-        that the table still holds keep their place in it, the others (evicted since, or lost with a worker) leave
-        it, and the table's articles beyond it are inserted. False, and nothing kept, if the snapshot does not fit:
-        taken with another graph configuration or epoch, or sharing less than half its articles with the table
-        (another cluster's data directory, or a long time ago): then the caller rebuilds from scratch."""
+    def restore_from(self, records: Sequence[bytes], snapshot: GraphSnapshot | None) -> bool:
+        """Rebuild from the table's records (JSON, in table order) and a snapshot of the graph: the snapshot's
+        articles that the table still holds keep their place in it, the others (evicted since, or lost with a worker)
+        leave it, and the table's articles beyond it are inserted. False, and nothing kept, if the snapshot does not
+        fit: taken with another graph configuration or epoch, keys that its graph lacks, or sharing less than half its
+        articles with the table (another cluster's data directory, or a long time ago): then the caller rebuilds
+        from scratch. Pass the only reference to ``snapshot``: its buffer (the whole file) is let go once loaded."""
         self.clear()
+        if snapshot is None:
+            return False
+        empty, next_key, ids = self.ann, snapshot.next_key, snapshot.ids
         graph = Index.restore(snapshot.graph) if snapshot.epoch == self.config.graph_epoch else None
-        empty = self.ann
+        del snapshot
         if graph is None or (graph.ndim, graph.connectivity, graph.dtype, len(graph)) != (
-            empty.ndim, empty.connectivity, empty.dtype, len(snapshot.ids)
+            empty.ndim, empty.connectivity, empty.dtype, len(ids)
         ):
             return False
-        self.ann, self._next_key = graph, snapshot.next_key
-        placed = {article: key for key, article in snapshot.ids.items()}
-        beyond: list[tuple[int, str]] = []  # keys and int8 embeddings of the articles to insert
+        keys = np.fromiter(ids, dtype=np.uint64, count=len(ids))
+        if len(keys) and (int(keys.max()) >= next_key or not np.all(graph.contains(keys))):
+            return False  # a header that does not describe its graph: keys shared or missing later
+        self.ann, self._next_key = graph, next_key
+        placed = {article: key for key, article in ids.items()}
+        beyond: list[int] = []  # positions in ``records`` of the articles to insert, read again below
         sampled: list[tuple[int, str]] = []  # of the articles in the graph: is each in it with the table's vector?
         stride = max(1, len(placed) // SNAPSHOT_CHECKS)
-        for stored in articles:
+        for position, record in enumerate(records):
+            stored = StoredArticle.model_validate_json(record)
             key = self._remember(stored, placed.get(stored.id))
-            if key is not None and key >= snapshot.next_key:
-                beyond.append((key, stored.embedding_i8))
+            if key is not None and key >= next_key:
+                beyond.append(position)
             elif key is not None and key % stride == 0:
                 sampled.append((key, stored.embedding_i8))
-        gone = [key for key in snapshot.ids if key not in self.entries]
-        if len(gone) * 2 > len(snapshot.ids) or not self._holds(sampled):
+        gone = [key for key in ids if key not in self.entries]
+        if len(gone) * 2 > len(ids) or not self._holds(sampled):
             self.clear()
             return False
         if gone:
             self.ann.remove(np.array(gone, dtype=np.uint64))
         for start in range(0, len(beyond), RESTORE_CHUNK):
-            chunk = beyond[start : start + RESTORE_CHUNK]
-            self._insert([key for key, _ in chunk], [dequantize(embedding) for _, embedding in chunk])
+            chunk = [StoredArticle.model_validate_json(records[position]) for position in beyond[start : start + RESTORE_CHUNK]]
+            self._insert([self.key_of[stored.id] for stored in chunk], [dequantize(stored.embedding_i8) for stored in chunk])
         return True
 
     def _holds(self, articles: list[tuple[int, str]]) -> bool:

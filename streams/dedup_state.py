@@ -20,7 +20,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +33,12 @@ log = logging.getLogger(__name__)
 Restored = Literal["rebuilt", "snapshot"]
 MAGIC = b"newsstream dedup graph 1\n"
 HEADER_LENGTH = struct.Struct("<Q")
+CHECKSUM = struct.Struct("<I")  # CRC-32 of the header and the graph, at the end of the file
 
 
 class GraphSnapshotFile:
     """The newest ``GraphSnapshot`` in one file: the magic line, the header's length, the header (JSON: epoch, next
-    key, the graph's keys and articles) and usearch's serialised graph. Written in a thread of its own, only the
+    key, the graph's keys and articles), usearch's serialised graph and a CRC-32 of the header and the graph. Written in a thread of its own, only the
     newest snapshot waiting, and replaced atomically, so a worker killed while writing leaves the previous one."""
 
     def __init__(self, path: Path) -> None:
@@ -53,10 +54,11 @@ class GraphSnapshotFile:
         return self.path.with_name(f"{self.path.name}.{pid}.tmp")
 
     def _remove_abandoned_writes(self) -> None:
-        """Delete the temporary files of writers killed while writing (each up to the graph's size)."""
+        """Delete the temporary files of writers killed while writing (each up to the graph's size). This process has
+        written none yet: a file with its own pid is a dead writer's too (a container's worker is often pid 1)."""
         for temporary in self.path.parent.glob(f"{self.path.name}.*.tmp"):
             pid = temporary.name.removeprefix(f"{self.path.name}.").removesuffix(".tmp")
-            if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            if pid.isdigit() and (int(pid) == os.getpid() or not _running(int(pid))):
                 temporary.unlink(missing_ok=True)
 
     def save_soon(self, snapshot: GraphSnapshot) -> Future[None]:
@@ -72,8 +74,8 @@ class GraphSnapshotFile:
         started = time.perf_counter()
         try:
             self.write(snapshot)
-        except OSError as exc:  # a full or read-only disk costs the next restart time, never a decision
-            log.warning("dedup graph snapshot not written", extra={"path": str(self.path), "error": str(exc)})
+        except Exception as exc:  # a full or read-only disk costs the next restart time, never a decision
+            log.warning("dedup graph snapshot not written", extra={"path": str(self.path), "error": repr(exc)})
             return
         log.info("dedup graph snapshot written", extra={
             "articles": len(snapshot.ids), "bytes": len(snapshot.graph), "seconds": round(time.perf_counter() - started, 3),
@@ -81,18 +83,25 @@ class GraphSnapshotFile:
 
     def write(self, snapshot: GraphSnapshot) -> None:
         keys = list(snapshot.ids)
+        # JSON holds the GIL: about 0.3 s at a million articles, once an epoch, in this thread.
         header = json.dumps({
             "epoch": snapshot.epoch, "next_key": snapshot.next_key, "keys": keys, "ids": [snapshot.ids[key] for key in keys],
-            "crc32": zlib.crc32(snapshot.graph),
         }).encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self._temporary(os.getpid())
-        with open(temporary, "wb") as file:
-            file.write(MAGIC + HEADER_LENGTH.pack(len(header)) + header)
-            file.write(snapshot.graph)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.path)
+        try:
+            with open(temporary, "wb") as file:
+                file.write(MAGIC + HEADER_LENGTH.pack(len(header)) + header)
+                file.write(snapshot.graph)
+                # Over the header and the graph: usearch would take a damaged link for a node, and a damaged key in
+                # the header would give two articles one key.
+                file.write(CHECKSUM.pack(zlib.crc32(snapshot.graph, zlib.crc32(header))))
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
     def read(self) -> GraphSnapshot | None:
         """The snapshot, or None if there is none or it cannot be read (logged: the restore then starts from scratch)."""
@@ -108,13 +117,13 @@ class GraphSnapshotFile:
                 raise ValueError("not a dedup graph snapshot")
             start = len(MAGIC) + HEADER_LENGTH.size
             (length,) = HEADER_LENGTH.unpack_from(data, len(MAGIC))
-            header = json.loads(data[start : start + length])
+            # Views, not copies: the graph is most of the file (0.5 GB at a million articles).
+            content = memoryview(data)[start : len(data) - CHECKSUM.size]
+            if len(data) < start + CHECKSUM.size or zlib.crc32(content) != CHECKSUM.unpack_from(data, len(data) - CHECKSUM.size)[0]:
+                raise ValueError("the checksum does not match: a damaged or partial file")
+            header = json.loads(content[:length].tobytes())
             ids = dict(zip((int(key) for key in header["keys"]), header["ids"], strict=True))
-            # A view, not a copy: the graph is most of the file (0.5 GB at a million articles).
-            graph = memoryview(data)[start + length :]
-            if zlib.crc32(graph) != header["crc32"]:  # usearch would take damaged links for slots, and crash on them
-                raise ValueError("the graph's checksum does not match")
-            return GraphSnapshot(graph, int(header["next_key"]), ids, int(header["epoch"]))
+            return GraphSnapshot(content[length:], int(header["next_key"]), ids, int(header["epoch"]))
         except (ValueError, KeyError, TypeError, struct.error) as exc:
             log.warning("dedup graph snapshot not read", extra={"path": str(self.path), "error": str(exc)})
             return None
@@ -134,19 +143,16 @@ def restore_index(index: DedupIndex, records: Sequence[bytes], snapshots: GraphS
     """Rebuild ``index`` from the dedup table's records (JSON), in table order, from the last graph snapshot if it
     fits. Blocking: minutes for a large window from scratch."""
 
-    def articles() -> Iterator[StoredArticle]:
-        return (StoredArticle.model_validate_json(record) for record in records)
-
-    snapshot = snapshots.read() if snapshots is not None else None
-    if snapshot is not None:
+    if snapshots is not None and snapshots.path.exists():
         try:
-            if index.restore_from(articles(), snapshot):
+            # Not bound to a name here: restore_from lets the snapshot's buffer (the whole file) go once it is loaded.
+            if index.restore_from(records, snapshots.read()):
                 return "snapshot"
-            log.info("dedup graph snapshot does not fit the table", extra={"articles": len(snapshot.ids)})
+            log.info("dedup graph snapshot not used: unreadable, or it does not fit the table")
         except (RuntimeError, ValueError) as exc:  # a graph usearch cannot load
             log.warning("dedup graph snapshot not used", extra={"error": str(exc)})
     index.clear()
-    index.add_many(articles())
+    index.add_many(StoredArticle.model_validate_json(record) for record in records)
     return "rebuilt"
 
 

@@ -176,11 +176,13 @@ def test_a_decide_worker_restarted_on_the_same_machine_loads_its_graph_snapshot(
     first = workers.start(role="decide", dedup_graph_epoch=16)
     samples = metrics_once(workers, 0, REBUILT)
     assert samples.get(REBUILT) == 1.0 and samples[ARTICLES] == len(stored), workers.log(0)
-    snapshot = workers.data_dir(0) / "dedup" / f"{settings.app_id}.graph"
+    snapshot = GraphSnapshotFile(workers.data_dir(0) / "dedup" / f"{settings.app_id}.graph")
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not snapshot.exists():  # written in a thread of its own
+    written = None
+    while time.monotonic() < deadline and (written is None or written.next_key < 32):  # in a thread of its own
         time.sleep(0.2)
-    assert GraphSnapshotFile(snapshot).read().next_key == 32, workers.log(0)  # the second epoch's end
+        written = snapshot.read()
+    assert written is not None and written.next_key == 32, workers.log(0)  # the second epoch's end
 
     first.kill()
     first.wait()

@@ -198,9 +198,11 @@ def test_a_snapshot_file_that_cannot_be_read_means_a_rebuild_from_scratch(tmp_pa
     file = snapshot_file(tmp_path, snapshots[0])
     assert file.read() == snapshots[0]
     whole = file.path.read_bytes()
-    flipped = bytearray(whole)
-    flipped[-100] ^= 0xFF  # a link of the graph
-    for damaged in (b"junk" + whole[4:], whole[: len(whole) // 2], whole[:40], bytes(flipped)):
+    link, key = bytearray(whole), bytearray(whole)
+    link[-100] ^= 0xFF  # a link of the graph
+    first_key = whole.index(b'"keys": [') + len(b'"keys": [')
+    key[first_key] = ord("9")  # key 0 read as 9: two articles would share it
+    for damaged in (b"junk" + whole[4:], whole[: len(whole) // 2], whole[:40], bytes(link), bytes(key)):
         file.path.write_bytes(damaged)
         index = DedupIndex(DedupConfig(graph_epoch=100))
         assert restore_index(index, records, file) == "rebuilt"
@@ -237,3 +239,14 @@ def test_a_write_abandoned_by_a_killed_worker_is_cleaned_up_and_a_live_writers_i
     finally:
         live.kill()
         live.wait()
+
+
+def test_a_snapshot_whose_header_does_not_describe_its_graph_is_not_used() -> None:
+    _, stored, snapshots, _, _ = live_articles(120, epoch=100)
+    records = [record.model_dump_json().encode() for record in stored]
+    good = snapshots[0]
+    moved = {key: article for key, article in good.ids.items() if key != 0} | {120: "a0"}
+    for ids, next_key in ((moved, 150), (good.ids, 50)):  # a key its graph lacks; keys past its next key
+        broken = GraphSnapshot(good.graph, next_key, ids, good.epoch)
+        assert DedupIndex(DedupConfig(graph_epoch=100)).restore_from(records, broken) is False
+    assert DedupIndex(DedupConfig(graph_epoch=100)).restore_from(records, good) is True
