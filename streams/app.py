@@ -31,6 +31,7 @@ from streams.metrics import Metrics
 from streams.progress import PartitionProgress
 from streams.security import faust_options as security_options
 from streams.settings import Settings
+from streams.table_store import STORE_URL
 from streams.topics import DEAD_LETTER_MAX_MESSAGE_BYTES, DEDUP_TABLE
 
 log = logging.getLogger(__name__)
@@ -205,12 +206,11 @@ def create_app(
             dedup_index.on_epoch = snapshots.save_soon
         keeper = IndexKeeper(dedup_index, functools.partial(restore_index, snapshots=snapshots))
 
-        async def note_changelog_record(event: EventT) -> None:
-            keeper.note_changelog_record(event.key, table.data.get(event.key))
-
-        table = app.Table(
-            DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes, on_changelog_event=note_changelog_record
-        )
+        # The store resumes the changelog where it stopped and keeps a standby's records; the index follows them.
+        table = app.Table(DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes, store=STORE_URL)
+        table.data.on_changes = keeper.on_changes
+        # Read at each scrape: a standby's index grows as it follows the changelog, a rebuild's as it inserts.
+        metrics.dedup_articles.set_function(dedup_index.__len__)
 
         @table.on_recover
         async def keep_index() -> None:
@@ -221,7 +221,6 @@ def create_app(
                 log.info("dedup index kept: the table is as it was", extra={"articles": len(dedup_index)})
             else:
                 metrics.dedup_rebuild_seconds.set(time.perf_counter() - started)
-            metrics.dedup_articles.set(len(dedup_index))
 
         async def decide_event(message: EventT) -> None:
             started = time.perf_counter()
@@ -241,8 +240,7 @@ def create_app(
                 table[stored.id] = stored.model_dump_json().encode()
                 for expired in dedup_index.evict_expired():
                     del table[expired]
-                metrics.dedup_articles.set(len(dedup_index))
-            metrics.duplicates.labels(stored.verdict.tier.value).inc()
+                metrics.duplicates.labels(stored.verdict.tier.value).inc()
             result = outputs(analyzed, stored)
             key = analyzed.article.id.encode()
             if result.duplicate is not None:

@@ -1,13 +1,14 @@
 """The decide worker's in-memory dedup index, kept in step with its Faust table across table recoveries.
 
-Faust recovers the table after every rebalance of the group, also on the worker that keeps the decide partition, and
-with the in-memory store it first reads again the changelog records that worker wrote itself since it started. Those
-leave the table as it was; rebuilding a large index for them would stall every decision for minutes each time a worker
-joins or leaves (a million articles: 8.4 minutes here). So the index is rebuilt only when a recovery leaves the table
-different, in a thread (the event loop must keep beating), and never twice at once: a rebalance that starts during a
-rebuild cancels Faust's recovery callback, not the thread. A rebuild starts from the last snapshot of the HNSW graph
-in the worker's data directory when it fits the table (a restart on the same machine): inserting every article again
-is most of a rebuild's time. No Kafka here: the agent passes the table's store.
+Faust recovers the table after every rebalance of the group; the table's store (``streams/table_store.py``) keeps
+its records and reads only the changelog's tail, and reports each change it applies, on the owner and on a standby
+alike. The index follows those changes as the owner's decisions made them, so a rebalance, and a standby taking over
+the decisions, keep it: a rebuild stalls the decisions for minutes at a large window (a million articles: 8.4 minutes
+here). It is rebuilt only when it could not follow, in a thread (the event loop must keep beating), and never twice
+at once: a rebalance that starts during a rebuild cancels Faust's recovery callback, not the thread. A rebuild starts
+from the last snapshot of the HNSW graph in the worker's data directory when it fits the table (a restart on the same
+machine): inserting every article again is most of a rebuild's time. No Kafka here: the agent passes the table's
+store.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ import struct
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from pydantic import ValidationError
+
 from streams.dedup import DedupIndex, GraphSnapshot, StoredArticle
+from streams.table_store import Change
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,7 @@ Restored = Literal["rebuilt", "snapshot"]
 MAGIC = b"newsstream dedup graph 1\n"
 HEADER_LENGTH = struct.Struct("<Q")
 CHECKSUM = struct.Struct("<I")  # CRC-32 of the header and the graph, at the end of the file
+FOLLOW_CHUNK = 256  # table changes the index follows between two turns of the event loop (about 0.1 s)
 
 
 class GraphSnapshotFile:
@@ -143,7 +148,7 @@ def restore_index(index: DedupIndex, records: Sequence[bytes], snapshots: GraphS
     """Rebuild ``index`` from the dedup table's records (JSON), in table order, from the last graph snapshot if it
     fits. Blocking: minutes for a large window from scratch."""
 
-    if snapshots is not None and snapshots.path.exists():
+    if records and snapshots is not None and snapshots.path.exists():
         try:
             # Not bound to a name here: restore_from lets the snapshot's buffer (the whole file) go once it is loaded.
             if index.restore_from(records, snapshots.read()):
@@ -156,46 +161,73 @@ def restore_index(index: DedupIndex, records: Sequence[bytes], snapshots: GraphS
     return "rebuilt"
 
 
-@dataclass
-class IndexFreshness:
-    """Whether the index still mirrors the dedup table once a recovery is over: each key's record from before the
-    first changelog record about it is kept, and the table compared with them at the end. A restore from scratch, a
-    standby taking over, another worker's writes or the records of a partition this worker lost change it."""
-
-    built: bool = False
-    before: dict[str, bytes | None] = field(default_factory=dict)
-
-    def note_changelog_record(self, key: str, current: bytes | None) -> None:
-        """A changelog record about ``key`` is about to be applied; ``current`` is the table's record for it now."""
-        if self.built:  # else the index is rebuilt anyway
-            self.before.setdefault(key, current)
-
-    def needs_rebuild(self, index: DedupIndex, table: Mapping[str, bytes]) -> bool:
-        # Every decided article of the window, copies included, has one table record and one expiry entry.
-        changed = any(table.get(key) != record for key, record in self.before.items())
-        return not self.built or changed or len(index.expiry) != len(table)
-
-    def mirrored(self) -> None:
-        """The index mirrors (or is being rebuilt from) the table as it is now."""
-        self.built = True
-        self.before.clear()
-
-
 class IndexKeeper:
-    """Decides after each table recovery whether the index stands or is rebuilt, and runs the rebuild."""
+    """Keeps the decide worker's index mirroring the dedup table. It follows the changes the table's store applies
+    from the changelog (a standby's reading, a recovery's tail, this worker's own records read again), as the worker
+    that wrote them changed its index: so a standby that takes over, or an owner after a rebalance, keeps its index.
+    After each recovery it keeps the index, or rebuilds it from the table in a thread when it could not follow: never
+    built, records dropped (a partition lost), or a change the owner's decisions do not make."""
 
     def __init__(self, index: DedupIndex, restore: Callable[[DedupIndex, list[bytes]], Restored] = restore_index) -> None:
         self.index = index
-        self.freshness = IndexFreshness()
         # Clear while the index is being rebuilt: the decide agent waits on it. Faust starts no stream before the
         # first recovery, so it starts set (the agents' test context has no recovery).
         self.ready = asyncio.Event()
         self.ready.set()
         self._restore = restore
         self._rebuild: asyncio.Future[Restored] | None = None
+        self._mirrors = False  # the index, with the changes queued, mirrors the table
+        self._queued: deque[Change] = deque()
+        self._follower: asyncio.Task[None] | None = None
+        self._evicted_ahead: set[str] = set()  # evicted here as the owner did, their tombstones not read yet
 
-    def note_changelog_record(self, key: str, current: bytes | None) -> None:
-        self.freshness.note_changelog_record(key, current)
+    def on_changes(self, changes: list[Change]) -> None:
+        """Changes the table's store applied (on the event loop). Queued, and followed by a task of their own so
+        that Faust's changelog reading does not wait for the index's insertions."""
+        if not self._mirrors:
+            return  # the next recovery rebuilds the index from the table, these changes included
+        self._queued.extend(changes)
+        if self._follower is None or self._follower.done():
+            self._follower = asyncio.get_running_loop().create_task(self._follow())
+
+    async def _follow(self) -> None:
+        if self._rebuild is not None:  # the changes come after the records the rebuild reads
+            await asyncio.shield(self._rebuild)
+        while self._queued and self._mirrors:
+            for _ in range(min(len(self._queued), FOLLOW_CHUNK)):
+                change = self._queued.popleft()
+                if not self._replay(change):
+                    log.warning("dedup index cannot follow the table; rebuilt at the next recovery", extra={
+                        "key": str(change.key), "had_record": change.before is not None, "has_record": change.after is not None,
+                    })
+                    self._mirrors = False
+                    self._queued.clear()
+                    break
+            await asyncio.sleep(0)  # let heartbeats and fetches in between chunks
+
+    def _replay(self, change: Change) -> bool:
+        """Apply one table change to the index as the owner's decision made it; False if no decision makes it."""
+        key, before, after = change
+        if before == after:  # a record read again
+            return True
+        if before is None:  # a new article: added, and what it pushes out of the window evicted, as the owner did
+            try:
+                stored = StoredArticle.model_validate_json(after)
+            except ValidationError:
+                return False
+            if stored.id != key:
+                return False
+            self.index.add(stored)
+            self._evicted_ahead.update(self.index.evict_expired())
+            return True
+        if after is None and key in self._evicted_ahead:  # the owner's tombstone for an article evicted here
+            self._evicted_ahead.discard(key)
+            return True
+        return False  # a record replaced, or deleted before its time: another history than the index's
+
+    async def _caught_up(self) -> None:
+        while self._follower is not None and not self._follower.done():
+            await asyncio.shield(self._follower)
 
     async def on_recover(self, table: Mapping[str, bytes]) -> Restored | Literal["kept"]:
         """After a table recovery: how the index came out of it (kept, or rebuilt from scratch or a snapshot)."""
@@ -203,17 +235,23 @@ class IndexKeeper:
             # A rebuild that a rebalance cut short still runs in its thread; wait for it rather than start another.
             await asyncio.shield(self._rebuild)
             self._rebuild = None
-        if not self.freshness.needs_rebuild(self.index, table):
+        await self._caught_up()
+        # Every decided article of the window, copies included, has one table record and one expiry entry.
+        if self._mirrors and len(self.index.expiry) == len(table):
             self.ready.set()
             return "kept"
         self.ready.clear()
         records = list(table.values())
-        self.freshness.mirrored()  # changelog records from now on are compared with the table as it is now
+        # From here on, changes are applied after the records read now.
+        self._queued.clear()
+        self._evicted_ahead.clear()
+        self._mirrors = True
         log.info("dedup index rebuilding from the table", extra={"records": len(records)})
         started = time.perf_counter()
         self._rebuild = asyncio.get_running_loop().run_in_executor(None, self._restore, self.index, records)
         outcome = await asyncio.shield(self._rebuild)
         self._rebuild = None
+        await self._caught_up()
         self.ready.set()
         log.info("dedup index rebuilt", extra={
             "articles": len(self.index), "from": outcome, "seconds": round(time.perf_counter() - started, 3),

@@ -62,11 +62,12 @@ class Metrics:
             "newsstream_dead_letters", "Dead letters by reason and stage.", ["reason", "stage"], registry=registry
         )
         self.dedup_articles = Gauge(
-            "newsstream_dedup_articles", "Articles in the dedup index (within the window).", registry=registry
+            "newsstream_dedup_articles", "Articles in the dedup index (within the window); a standby's copy too.",
+            registry=registry,
         )
         self.dedup_restores = Counter(
             "newsstream_dedup_index_restores",
-            "Table recoveries after a rebalance, by outcome: the index kept (the table as it was), rebuilt from a "
+            "Table recoveries after a rebalance, by outcome: the index kept (it followed the table), rebuilt from a "
             "snapshot of its graph (a restart on the same machine) or rebuilt from scratch.",
             ["outcome"], registry=registry,
         )

@@ -75,7 +75,7 @@ class Snapshot:
     verdicts: dict[str, float] = field(default_factory=dict)
     dead_letters: dict[str, float] = field(default_factory=dict)
     cpu_cores: dict[str, float] = field(default_factory=dict)  # by thread role, all workers added up
-    dedup_articles: float = 0.0  # in the index of the worker running decide (the others hold none)
+    dedup_articles: float = 0.0  # in the index of the worker running decide (a standby holds a copy: the largest)
     index_restores: dict[str, float] = field(default_factory=dict)  # by outcome: kept, snapshot or rebuilt
 
 
@@ -98,7 +98,7 @@ def snapshot(now: Samples, earlier: Samples, seconds: float) -> Snapshot:
         elif name == "newsstream_thread_cpu_seconds_total":
             result.cpu_cores[_label(labels, "thread")] = delta / seconds
         elif name == "newsstream_dedup_articles":
-            result.dedup_articles += value
+            result.dedup_articles = max(result.dedup_articles, value)
         elif name == "newsstream_dedup_index_restores_total":
             result.index_restores[_label(labels, "outcome")] = value
     for agent in result.rates_in:

@@ -154,6 +154,8 @@ def metrics_once(workers: Workers, number: int, sample: tuple[str, tuple[tuple[s
 
 REBUILT = ("newsstream_dedup_index_restores_total", (("outcome", "rebuilt"),))
 FROM_SNAPSHOT = ("newsstream_dedup_index_restores_total", (("outcome", "snapshot"),))
+KEPT = ("newsstream_dedup_index_restores_total", (("outcome", "kept"),))
+DECIDED = ("newsstream_records_in_total", (("agent", "decide"),))
 ARTICLES = ("newsstream_dedup_articles", ())
 
 
@@ -190,3 +192,34 @@ def test_a_decide_worker_restarted_on_the_same_machine_loads_its_graph_snapshot(
     samples = metrics_once(workers, 1, FROM_SNAPSHOT)
     assert samples.get(FROM_SNAPSHOT) == 1.0 and REBUILT not in samples, workers.log(1)
     assert samples[ARTICLES] == len(stored), workers.log(1)
+
+
+def test_a_standby_decide_worker_takes_over_with_the_index_it_followed_and_catches_a_copy(
+    settings: Settings, workers: Workers
+) -> None:
+    analyzing = workers.start("analyze")
+    owner = workers.start("decide")
+    running = lambda: analyzing.poll() is None and owner.poll() is None  # noqa: E731
+    publish(settings, QUAKE_ARVENA, partition=0)
+    collect(settings, {QUAKE_ARVENA.id}, timeout_s=90, keep_going=running)
+    # Joins the group: the table's standby copy. Faust applies a standby's changelog records 1,000 at a time, and
+    # at a rebalance, so its index follows them then (here: at the takeover).
+    standby = workers.start("decide")
+    samples = metrics_once(workers, 2, REBUILT)  # its first recovery, before it read the changelog
+    assert samples.get(REBUILT) == 1.0, workers.log(2)
+    publish(settings, QUAKE_PELLMAR, partition=1)
+    collect(settings, {QUAKE_PELLMAR.id}, timeout_s=90, keep_going=running)
+    assert metrics_once(workers, 1, DECIDED).get(DECIDED) == 2.0, workers.log(1)  # still the owner
+    assert metrics_once(workers, 2, REBUILT).get(DECIDED, 0) == 0, workers.log(2)
+
+    owner.kill()  # SIGKILL: the group notices when its session times out
+    owner.wait()
+    publish(settings, QUAKE_ARVENA_COPY, partition=3)
+    out = collect(settings, {QUAKE_ARVENA_COPY.id}, timeout_s=120, keep_going=lambda: standby.poll() is None)
+    notice = out.duplicates.get(QUAKE_ARVENA_COPY.id)
+    assert notice is not None, workers.log(2)[-3000:]
+    assert (notice.tier, notice.duplicate_of) == (DedupTier.NEAR_DUPLICATE, QUAKE_ARVENA.id)
+    samples = metrics_once(workers, 2, DECIDED)
+    # It decided the copy with the index it had followed: not rebuilt when it took the decisions over.
+    assert samples.get(DECIDED) == 1.0 and samples.get(REBUILT) == 1.0 and samples.get(KEPT, 0) >= 1, workers.log(2)
+    assert samples[ARTICLES] == 2.0  # the two originals; a copy is not indexed

@@ -15,47 +15,10 @@ import pytest
 from models import DedupTier
 from streams import dedup
 from streams.dedup import Candidate, DedupConfig, DedupIndex, GraphSnapshot, StoredArticle, quantize
-from streams.dedup_state import GraphSnapshotFile, IndexFreshness, IndexKeeper, Restored, restore_index
+from streams.dedup_state import GraphSnapshotFile, IndexKeeper, Restored, restore_index
 from streams.fingerprint import fingerprint
+from streams.table_store import Change
 from tests.test_dedup import FOLLOW_UP, OTHER_QUAKE, QUAKE, stored_from, unit
-
-
-def test_the_index_is_rebuilt_after_a_table_recovery_only_if_the_table_changed() -> None:
-    live = DedupIndex(DedupConfig(window_s=3600))
-    records = [stored_from(live, article, unit(*direction), body, when=when) for article, direction, body, when in (
-        ("old", (0, 0, 1), "A quiet week in the capital, Tiros.", 0.0),
-        ("a", (1, 0, 0), QUAKE, 4000.0),
-        ("b", (0, 1, 0), OTHER_QUAKE, 5000.0),
-    )]
-    assert live.evict_expired() == ["old"]
-    table = {record.id: record.model_dump_json().encode() for record in records[1:]}  # "old" deleted as it expired
-    freshness = IndexFreshness()
-    assert freshness.needs_rebuild(live, table)  # never built
-    restored = DedupIndex(DedupConfig(window_s=3600))
-    restore_index(restored, table.values())
-    assert sorted(restored.key_of) == ["a", "b"] and restored.newest == 5000.0
-    freshness.mirrored()
-    assert not freshness.needs_rebuild(restored, table)
-
-    # A rebalance: Faust reads again what this worker wrote (the expired article set, then deleted), and the table
-    # ends as it was.
-    for key in ("old", "a", "b", "old"):
-        freshness.note_changelog_record(key, table.get(key))
-    assert not freshness.needs_rebuild(restored, table)
-    freshness.mirrored()
-
-    # Another worker decided an article meanwhile (a standby catching up): the index lacks it.
-    other = DedupIndex()
-    newcomer = stored_from(other, "c", unit(1, 1, 0), FOLLOW_UP, when=5100.0).model_dump_json().encode()
-    freshness.note_changelog_record("c", table.get("c"))
-    table["c"] = newcomer
-    assert freshness.needs_rebuild(restored, table)
-    restore_index(restored, table.values())
-    freshness.mirrored()
-    assert sorted(restored.key_of) == ["a", "b", "c"] and not freshness.needs_rebuild(restored, table)
-
-    # Faust drops the records of a partition this worker no longer holds, without changelog records.
-    assert freshness.needs_rebuild(restored, {})
 
 
 def table_of(*records: tuple[str, np.ndarray, str, float]) -> dict[str, bytes]:
@@ -64,6 +27,92 @@ def table_of(*records: tuple[str, np.ndarray, str, float]) -> dict[str, bytes]:
         article: stored_from(index, article, vector, body, when=when).model_dump_json().encode()
         for article, vector, body, when in records
     }
+
+
+class Decided(NamedTuple):
+    live: DedupIndex
+    stored: list[StoredArticle]  # the table's records (the window's)
+    snapshots: list[GraphSnapshot]  # the graph snapshots the index took
+    vectors: np.ndarray
+    bodies: list[str]
+    changes: list[Change]  # the table's changes in the owner's order, as a standby's store applies them
+
+
+def live_articles(count: int, epoch: int, seed: int = 5, prefix: str = "a", window_s: float = 7 * 24 * 3600.0) -> Decided:
+    """An index that decided ``count`` articles one a second, as the decide agent does (evictions included)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(12, 384)).astype(np.float32)
+    vectors = centres[rng.integers(0, 12, count)] + rng.normal(scale=0.9, size=(count, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    words = [f"w{number}" for number in range(400)]
+    bodies = [" ".join(rng.choice(words, 60)) for _ in range(count)]
+    snapshots: list[GraphSnapshot] = []
+    live = DedupIndex(DedupConfig(graph_epoch=epoch, window_s=window_s), on_epoch=snapshots.append)
+    table: dict[str, StoredArticle] = {}
+    changes: list[Change] = []
+    for number, (vector, body) in enumerate(zip(vectors, bodies, strict=True)):
+        stored = stored_from(live, f"{prefix}{number}", vector, body, when=1_700_000_000.0 + number)
+        table[stored.id] = stored
+        changes.append(Change(stored.id, None, stored.model_dump_json().encode()))
+        for expired in live.evict_expired():
+            changes.append(Change(expired, table.pop(expired).model_dump_json().encode(), None))
+    return Decided(live, list(table.values()), snapshots, vectors, bodies, changes)
+
+
+def records_of(decided: Decided) -> dict[str, bytes]:
+    return {stored.id: stored.model_dump_json().encode() for stored in decided.stored}
+
+
+async def test_a_standby_index_follows_the_changelog_and_takes_over_the_decisions_without_a_rebuild() -> None:
+    owner = live_articles(300, epoch=100, window_s=120.0)  # evictions all along
+    table = records_of(owner)
+    assert len(table) == 121 and len(owner.changes) == 300 + 179
+    standby = DedupIndex(DedupConfig(graph_epoch=100, window_s=120.0))
+    keeper = IndexKeeper(standby)
+    keeper.on_changes(owner.changes[:5])  # before the first recovery: read from the table by the rebuild instead
+    assert await keeper.on_recover(dict(zip([change.key for change in owner.changes[:5]], [change.after for change in owner.changes[:5]]))) == "rebuilt"
+    for start in range(5, len(owner.changes), 64):  # in batches, as the store applies them
+        keeper.on_changes(owner.changes[start : start + 64])
+    # The standby takes over: the index followed every change, so it stands.
+    assert await keeper.on_recover(table) == "kept"
+    assert standby.key_of.keys() == owner.live.key_of.keys() and sorted(standby.expiry) == sorted(owner.live.expiry)
+    assert standby.story_of == owner.live.story_of and standby.by_text == owner.live.by_text
+    assert same_searches(owner.live, standby, owner.vectors[-100:]) > 100 * 5
+    follow_up = Candidate("new", None, "k", quantize(owner.vectors[250]), fingerprint("", "Updated: " + owner.bodies[250]), 1_700_000_300.0)
+    assert standby.decide(follow_up) == owner.live.decide(follow_up)
+    assert standby.decide(follow_up)[0].tier is DedupTier.NEAR_DUPLICATE
+    # A later rebalance in which the recovery reads this worker's own records again: nothing changes.
+    keeper.on_changes([Change(key, record, record) for key, record in table.items()])
+    assert await keeper.on_recover(table) == "kept"
+
+
+async def test_the_index_is_rebuilt_when_the_table_changed_in_a_way_no_decision_changes_it() -> None:
+    owner = live_articles(40, epoch=100)
+    table = records_of(owner)
+    index = DedupIndex(DedupConfig(graph_epoch=100))
+    keeper = IndexKeeper(index)
+    assert await keeper.on_recover(table) == "rebuilt"
+    assert await keeper.on_recover(table) == "kept"
+
+    # A record replaced: another history than the one the index holds (a worker's write that never reached Kafka).
+    other = live_articles(1, epoch=100, seed=8)
+    replaced = other.stored[0].model_copy(update={"id": "a3"}).model_dump_json().encode()
+    keeper.on_changes([Change("a3", table["a3"], replaced)])
+    table["a3"] = replaced
+    assert await keeper.on_recover(table) == "rebuilt"
+    assert index._holds([(index.key_of["a3"], other.stored[0].embedding_i8)])  # the table's record now
+
+    # A record under another article's key.
+    keeper.on_changes([Change("x", None, table["a5"])])
+    table["x"] = table["a5"]
+    assert await keeper.on_recover(table) == "rebuilt"
+    del table["x"]
+
+    # Deleted before its time (the owner evicts only what the window pushes out), or dropped with a lost partition.
+    keeper.on_changes([Change("a7", table.pop("a7"), None)])
+    assert await keeper.on_recover(table) == "rebuilt" and "a7" not in index.key_of
+    keeper.on_changes([Change(key, table.pop(key), None) for key in list(table)])
+    assert await keeper.on_recover(table) == "rebuilt" and len(index) == 0 and not index.expiry
 
 
 async def test_a_rebuild_cut_short_by_a_rebalance_is_waited_for_not_run_twice_at_once_and_decisions_wait() -> None:
@@ -88,46 +137,19 @@ async def test_a_rebuild_cut_short_by_a_rebalance_is_waited_for_not_run_twice_at
     assert not keeper.ready.is_set() and running == [1]
     first.cancel()  # a new rebalance: Faust cancels its recovery callback; the thread runs on
     await asyncio.sleep(0.05)
-    # The next rebalance's recovery re-read this worker's own records, and another worker's new one came in.
-    for key in ("a", "b"):
-        keeper.note_changelog_record(key, table[key])
-    keeper.note_changelog_record("c", None)
-    table |= table_of(("c", unit(1, 1, 0), FOLLOW_UP, 5100.0))
+    # The next rebalance's recovery read this worker's own records again, and another worker's new one.
+    newcomer = table_of(("c", unit(1, 1, 0), FOLLOW_UP, 5100.0))["c"]
+    keeper.on_changes([Change("a", table["a"], table["a"]), Change("b", table["b"], table["b"]), Change("c", None, newcomer)])
+    table["c"] = newcomer
     second = asyncio.ensure_future(keeper.on_recover(table))
     await asyncio.sleep(0.05)
-    assert not second.done() and not keeper.ready.is_set()
+    assert not second.done() and not keeper.ready.is_set() and "c" not in index.key_of
     release.set()
-    assert await asyncio.wait_for(second, 10) == "rebuilt"  # again, after the first: "c" came in meanwhile
+    # The rebuild read the table as it was ("a" and "b"); "c" was then followed.
+    assert await asyncio.wait_for(second, 10) == "kept"
     assert most_at_once == 1 and keeper.ready.is_set()
     assert sorted(index.key_of) == ["a", "b", "c"]
     assert await keeper.on_recover(table) == "kept"  # nothing changed since
-
-
-class Decided(NamedTuple):
-    live: DedupIndex
-    stored: list[StoredArticle]  # the table's records (the window's)
-    snapshots: list[GraphSnapshot]  # the graph snapshots the index took
-    vectors: np.ndarray
-    bodies: list[str]
-
-
-def live_articles(count: int, epoch: int, seed: int = 5, prefix: str = "a", window_s: float = 7 * 24 * 3600.0) -> Decided:
-    """An index that decided ``count`` articles one a second, as the decide agent does (evictions included)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(12, 384)).astype(np.float32)
-    vectors = centres[rng.integers(0, 12, count)] + rng.normal(scale=0.9, size=(count, 384)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    words = [f"w{number}" for number in range(400)]
-    bodies = [" ".join(rng.choice(words, 60)) for _ in range(count)]
-    snapshots: list[GraphSnapshot] = []
-    live = DedupIndex(DedupConfig(graph_epoch=epoch, window_s=window_s), on_epoch=snapshots.append)
-    table: dict[str, StoredArticle] = {}
-    for number, (vector, body) in enumerate(zip(vectors, bodies, strict=True)):
-        stored = stored_from(live, f"{prefix}{number}", vector, body, when=1_700_000_000.0 + number)
-        table[stored.id] = stored
-        for expired in live.evict_expired():
-            del table[expired]
-    return Decided(live, list(table.values()), snapshots, vectors, bodies)
 
 
 def snapshot_file(tmp_path: Path, snapshot: GraphSnapshot) -> GraphSnapshotFile:
@@ -153,7 +175,7 @@ def test_a_graph_snapshot_and_the_articles_beyond_it_restore_the_very_graph_the_
     chunk: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dedup, "RESTORE_CHUNK", chunk)  # 64: restore chunks straddle the epochs' ends
-    live, stored, snapshots, vectors, bodies = live_articles(450, epoch=100)
+    live, stored, snapshots, vectors, bodies, _ = live_articles(450, epoch=100)
     assert [snapshot.next_key for snapshot in snapshots] == [100, 200, 300, 400]
     assert snapshots[1].ids == {key: f"a{key}" for key in range(200)}
     records = [record.model_dump_json().encode() for record in stored]
@@ -172,7 +194,7 @@ def test_a_graph_snapshot_and_the_articles_beyond_it_restore_the_very_graph_the_
 
 
 def test_a_snapshot_loses_what_the_table_lost_and_is_not_used_for_another_table(tmp_path: Path) -> None:
-    _, stored, snapshots, vectors, _ = live_articles(260, epoch=100)
+    _, stored, snapshots, vectors, _, _ = live_articles(260, epoch=100)
     kept = [record for record in stored if record.id not in {f"a{number}" for number in range(0, 200, 20)}]
     records = [record.model_dump_json().encode() for record in kept]  # ten of the snapshot's articles evicted
     file = snapshot_file(tmp_path, snapshots[-1])
@@ -193,7 +215,7 @@ def test_a_snapshot_loses_what_the_table_lost_and_is_not_used_for_another_table(
 
 
 def test_a_snapshot_file_that_cannot_be_read_means_a_rebuild_from_scratch(tmp_path: Path) -> None:
-    _, stored, snapshots, _, _ = live_articles(120, epoch=100)
+    _, stored, snapshots, _, _, _ = live_articles(120, epoch=100)
     records = [record.model_dump_json().encode() for record in stored]
     file = snapshot_file(tmp_path, snapshots[0])
     assert file.read() == snapshots[0]
@@ -212,7 +234,7 @@ def test_a_snapshot_file_that_cannot_be_read_means_a_rebuild_from_scratch(tmp_pa
 
 
 def test_a_snapshot_taken_after_evictions_restores_the_window_without_them(tmp_path: Path) -> None:
-    live, stored, snapshots, vectors, _ = live_articles(300, epoch=100, window_s=120)
+    live, stored, snapshots, vectors, _, _ = live_articles(300, epoch=100, window_s=120)
     # Each snapshot is taken as its epoch's last article is added, before the evictions that article's time causes.
     assert [sorted(snapshot.ids)[0] for snapshot in snapshots] == [0, 78, 178]
     assert len(stored) == len(live) == 121  # keys 179-299
@@ -242,7 +264,7 @@ def test_a_write_abandoned_by_a_killed_worker_is_cleaned_up_and_a_live_writers_i
 
 
 def test_a_snapshot_whose_header_does_not_describe_its_graph_is_not_used() -> None:
-    _, stored, snapshots, _, _ = live_articles(120, epoch=100)
+    _, stored, snapshots, _, _, _ = live_articles(120, epoch=100)
     records = [record.model_dump_json().encode() for record in stored]
     good = snapshots[0]
     moved = {key: article for key, article in good.ids.items() if key != 0} | {120: "a0"}
