@@ -212,15 +212,26 @@ def create_app(
         # Read at each scrape: a standby's index grows as it follows the changelog, a rebuild's as it inserts.
         metrics.dedup_articles.set_function(dedup_index.__len__)
 
-        @table.on_recover
-        async def keep_index() -> None:
+        async def recover_index() -> None:
             started = time.perf_counter()
             outcome = await keeper.on_recover(table.data)
             metrics.dedup_restores.labels(outcome).inc()
             if outcome == "kept":
-                log.info("dedup index kept: the table is as it was", extra={"articles": len(dedup_index)})
+                log.info("dedup index kept: it followed the table", extra={"articles": len(dedup_index)})
             else:
                 metrics.dedup_rebuild_seconds.set(time.perf_counter() - started)
+
+        recoveries: set[asyncio.Future[None]] = set()  # referenced until done: the loop holds tasks weakly
+
+        @table.on_recover
+        async def keep_index() -> None:
+            recovery = asyncio.ensure_future(recover_index())
+            recoveries.add(recovery)
+            recovery.add_done_callback(recoveries.discard)
+            changelog = table.changelog_topic.get_topic_name()
+            if any(tp.topic == changelog for tp in app.assignor.assigned_actives()):
+                await recovery  # the decisions wait for the index
+            # Else a standby's (or nobody's) index: Faust resumes this worker's streams without waiting for it.
 
         async def decide_event(message: EventT) -> None:
             started = time.perf_counter()
@@ -240,7 +251,7 @@ def create_app(
                 table[stored.id] = stored.model_dump_json().encode()
                 for expired in dedup_index.evict_expired():
                     del table[expired]
-                metrics.duplicates.labels(stored.verdict.tier.value).inc()
+            metrics.duplicates.labels(stored.verdict.tier.value).inc()
             result = outputs(analyzed, stored)
             key = analyzed.article.id.encode()
             if result.duplicate is not None:

@@ -5,7 +5,7 @@ its records and reads only the changelog's tail, and reports each change it appl
 alike. The index follows those changes as the owner's decisions made them, so a rebalance, and a standby taking over
 the decisions, keep it: a rebuild stalls the decisions for minutes at a large window (a million articles: 8.4 minutes
 here). It is rebuilt only when it could not follow, in a thread (the event loop must keep beating), and never twice
-at once: a rebalance that starts during a rebuild cancels Faust's recovery callback, not the thread. A rebuild starts
+at once: Faust does not cancel a recovery's callbacks when the next rebalance starts, so they take turns. A rebuild starts
 from the last snapshot of the HNSW graph in the worker's data directory when it fits the table (a restart on the same
 machine): inserting every article again is most of a rebuild's time. No Kafka here: the agent passes the table's
 store.
@@ -175,6 +175,8 @@ class IndexKeeper:
         self.ready = asyncio.Event()
         self.ready.set()
         self._restore = restore
+        # Faust does not cancel a recovery's callbacks when the next rebalance starts: two may overlap.
+        self._recovering = asyncio.Lock()
         self._rebuild: asyncio.Future[Restored] | None = None
         self._mirrors = False  # the index, with the changes queued, mirrors the table
         self._queued: deque[Change] = deque()
@@ -191,12 +193,20 @@ class IndexKeeper:
             self._follower = asyncio.get_running_loop().create_task(self._follow())
 
     async def _follow(self) -> None:
-        if self._rebuild is not None:  # the changes come after the records the rebuild reads
-            await asyncio.shield(self._rebuild)
+        rebuild = self._rebuild
+        if rebuild is not None:  # the changes come after the records the rebuild reads
+            await asyncio.wait([rebuild])
+            if rebuild.exception() is not None:
+                return  # no index to follow: the recovery that ran the rebuild stops the following
         while self._queued and self._mirrors:
             for _ in range(min(len(self._queued), FOLLOW_CHUNK)):
                 change = self._queued.popleft()
-                if not self._replay(change):
+                try:
+                    followed = self._replay(change)
+                except Exception as exc:  # the index may be half-changed: rebuilt at the next recovery
+                    log.error("dedup index failed to follow the table", exc_info=exc)
+                    followed = False
+                if not followed:
                     log.warning("dedup index cannot follow the table; rebuilt at the next recovery", extra={
                         "key": str(change.key), "had_record": change.before is not None, "has_record": change.after is not None,
                     })
@@ -220,6 +230,10 @@ class IndexKeeper:
             self.index.add(stored)
             self._evicted_ahead.update(self.index.evict_expired())
             return True
+        if after is None and key not in self._evicted_ahead:
+            # A rebuild that read the table between an article and the tombstones of those it pushed out (rebuilds do
+            # not evict) holds them still.
+            self._evicted_ahead.update(self.index.evict_expired())
         if after is None and key in self._evicted_ahead:  # the owner's tombstone for an article evicted here
             self._evicted_ahead.discard(key)
             return True
@@ -227,33 +241,41 @@ class IndexKeeper:
 
     async def _caught_up(self) -> None:
         while self._follower is not None and not self._follower.done():
-            await asyncio.shield(self._follower)
+            await asyncio.wait([self._follower])
 
     async def on_recover(self, table: Mapping[str, bytes]) -> Restored | Literal["kept"]:
-        """After a table recovery: how the index came out of it (kept, or rebuilt from scratch or a snapshot)."""
-        if self._rebuild is not None:
-            # A rebuild that a rebalance cut short still runs in its thread; wait for it rather than start another.
-            await asyncio.shield(self._rebuild)
-            self._rebuild = None
-        await self._caught_up()
-        # Every decided article of the window, copies included, has one table record and one expiry entry.
-        if self._mirrors and len(self.index.expiry) == len(table):
+        """After a table recovery: how the index came out of it (kept, or rebuilt from scratch or a snapshot). On a
+        standby this waits until the index has followed the changes read so far: do not make Faust wait for it."""
+        async with self._recovering:
+            if self._rebuild is not None:
+                # A rebuild whose recovery was cancelled (the worker stopping) still runs in its thread.
+                await asyncio.wait([self._rebuild])
+                self._rebuild = None
+            await self._caught_up()
+            # Every decided article of the window, copies included, has one table record and one expiry entry.
+            if self._mirrors and len(self.index.expiry) == len(table):
+                self.ready.set()
+                return "kept"
+            self.ready.clear()
+            records = list(table.values())
+            # From here on, changes are applied after the records read now.
+            self._queued.clear()
+            self._evicted_ahead.clear()
+            self._mirrors = True
+            log.info("dedup index rebuilding from the table", extra={"records": len(records)})
+            started = time.perf_counter()
+            self._rebuild = asyncio.get_running_loop().run_in_executor(None, self._restore, self.index, records)
+            try:
+                outcome = await asyncio.shield(self._rebuild)
+            except Exception:
+                self._mirrors = False  # the next recovery tries again
+                raise
+            finally:
+                if self._rebuild.done():
+                    self._rebuild = None
+            await self._caught_up()
             self.ready.set()
-            return "kept"
-        self.ready.clear()
-        records = list(table.values())
-        # From here on, changes are applied after the records read now.
-        self._queued.clear()
-        self._evicted_ahead.clear()
-        self._mirrors = True
-        log.info("dedup index rebuilding from the table", extra={"records": len(records)})
-        started = time.perf_counter()
-        self._rebuild = asyncio.get_running_loop().run_in_executor(None, self._restore, self.index, records)
-        outcome = await asyncio.shield(self._rebuild)
-        self._rebuild = None
-        await self._caught_up()
-        self.ready.set()
-        log.info("dedup index rebuilt", extra={
-            "articles": len(self.index), "from": outcome, "seconds": round(time.perf_counter() - started, 3),
-        })
-        return outcome
+            log.info("dedup index rebuilt", extra={
+                "articles": len(self.index), "from": outcome, "seconds": round(time.perf_counter() - started, 3),
+            })
+            return outcome

@@ -40,6 +40,7 @@ class ResumableMemoryStore(MemoryStore):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.applied_offsets: dict[TP, int] = {}
+        self._held: set[int] | None = None  # partitions held at the last recovery's end (None: none ended yet)
         # Called on the event loop after each applied batch and after records are dropped; it must not block long.
         self.on_changes: ChangeListener | None = None
 
@@ -72,13 +73,15 @@ class ResumableMemoryStore(MemoryStore):
         return self.applied_offsets.get(tp)
 
     def set_persisted_offset(self, tp: TP, offset: int) -> None:
-        """Faust calls this when a record this worker wrote reached the changelog."""
-        self.applied_offsets[tp] = max(self.applied_offsets.get(tp, -1), offset)
+        """Faust calls this when a record this worker wrote reached the changelog; not for a partition dropped since
+        (a late acknowledgement would make the next recovery of it skip the records before)."""
+        if self._held is None or tp.partition in self._held:
+            self.applied_offsets[tp] = max(self.applied_offsets.get(tp, -1), offset)
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         """Keep the records of the partitions this worker holds, active or standby; drop the others, and their
         offsets, so that a partition assigned again later is read from the start."""
-        held = {tp.partition for tp in active_tps | standby_tps}
+        held = self._held = {tp.partition for tp in active_tps | standby_tps}
         if held:
             dropped = [key for key, partition in self._key_partition.items() if partition not in held]
         else:

@@ -115,7 +115,7 @@ async def test_the_index_is_rebuilt_when_the_table_changed_in_a_way_no_decision_
     assert await keeper.on_recover(table) == "rebuilt" and len(index) == 0 and not index.expiry
 
 
-async def test_a_rebuild_cut_short_by_a_rebalance_is_waited_for_not_run_twice_at_once_and_decisions_wait() -> None:
+async def test_overlapping_recoveries_run_one_rebuild_at_a_time_and_decisions_wait() -> None:
     table = table_of(("a", unit(1, 0, 0), QUAKE, 4000.0), ("b", unit(0, 1, 0), OTHER_QUAKE, 5000.0))
     release = threading.Event()
     running: list[int] = []
@@ -135,9 +135,8 @@ async def test_a_rebuild_cut_short_by_a_rebalance_is_waited_for_not_run_twice_at
     first = asyncio.ensure_future(keeper.on_recover(table))
     await asyncio.sleep(0.05)
     assert not keeper.ready.is_set() and running == [1]
-    first.cancel()  # a new rebalance: Faust cancels its recovery callback; the thread runs on
-    await asyncio.sleep(0.05)
-    # The next rebalance's recovery read this worker's own records again, and another worker's new one.
+    # A new rebalance meanwhile (Faust does not cancel the first recovery's callback): its recovery read this
+    # worker's own records again, and another worker's new one.
     newcomer = table_of(("c", unit(1, 1, 0), FOLLOW_UP, 5100.0))["c"]
     keeper.on_changes([Change("a", table["a"], table["a"]), Change("b", table["b"], table["b"]), Change("c", None, newcomer)])
     table["c"] = newcomer
@@ -145,12 +144,62 @@ async def test_a_rebuild_cut_short_by_a_rebalance_is_waited_for_not_run_twice_at
     await asyncio.sleep(0.05)
     assert not second.done() and not keeper.ready.is_set() and "c" not in index.key_of
     release.set()
-    # The rebuild read the table as it was ("a" and "b"); "c" was then followed.
+    # The rebuild read the table as it was ("a" and "b"); "c" was then followed, and the second recovery kept that.
+    assert await asyncio.wait_for(first, 10) == "rebuilt"
     assert await asyncio.wait_for(second, 10) == "kept"
     assert most_at_once == 1 and keeper.ready.is_set()
-    assert sorted(index.key_of) == ["a", "b", "c"]
+    assert sorted(index.key_of) == ["a", "b", "c"] and len(index.expiry) == 3
     assert await keeper.on_recover(table) == "kept"  # nothing changed since
 
+
+async def test_two_recoveries_waiting_for_the_follower_do_not_rebuild_the_index_twice_at_once() -> None:
+    owner = live_articles(60, epoch=100)
+    table = records_of(owner)
+    rebuilds: list[int] = []
+    most_at_once = 0
+
+    release = threading.Event()
+    release.set()
+
+    def counting_restore(index: DedupIndex, records: list[bytes]) -> Restored:
+        nonlocal most_at_once
+        rebuilds.append(1)
+        most_at_once = max(most_at_once, len(rebuilds))
+        release.wait(10)
+        outcome = restore_index(index, records)
+        rebuilds.pop()
+        return outcome
+
+    index = DedupIndex(DedupConfig(graph_epoch=100))
+    keeper = IndexKeeper(index, counting_restore)
+    assert await keeper.on_recover(table) == "rebuilt"
+    # More changes than the follower takes in one turn of the loop, the last one not one it can follow.
+    replaced = live_articles(1, epoch=100, seed=8).stored[0].model_copy(update={"id": "a3"}).model_dump_json().encode()
+    keeper.on_changes([Change(key, record, record) for key, record in table.items()] * 5 + [Change("a3", table["a3"], replaced)])
+    table["a3"] = replaced
+    release.clear()
+    first, second = asyncio.ensure_future(keeper.on_recover(table)), asyncio.ensure_future(keeper.on_recover(table))
+    await asyncio.sleep(0.1)
+    # Both waited for the follower; the first rebuilds, and the second waits for it: the index is not whole yet.
+    assert not first.done() and not second.done() and not keeper.ready.is_set()
+    release.set()
+    assert await asyncio.wait_for(first, 10) == "rebuilt" and await asyncio.wait_for(second, 10) == "kept"
+    assert most_at_once == 1 and len(index.expiry) == len(table) == 60
+
+
+async def test_a_rebuild_from_a_table_read_between_an_article_and_its_evictions_follows_the_tombstones() -> None:
+    owner = live_articles(200, epoch=100, window_s=60.0)
+    # The table as a standby's store holds it just after an article whose evictions are still to come.
+    cut = next(number for number, change in enumerate(owner.changes) if change.after is None) - 1
+    table: dict[str, bytes] = {}
+    for change in owner.changes[: cut + 1]:
+        table[change.key] = change.after
+    index = DedupIndex(DedupConfig(graph_epoch=100, window_s=60.0))
+    keeper = IndexKeeper(index)
+    assert await keeper.on_recover(dict(table)) == "rebuilt"  # rebuilds do not evict: it holds the articles to go
+    keeper.on_changes(owner.changes[cut + 1 :])
+    assert await keeper.on_recover(records_of(owner)) == "kept"
+    assert index.key_of.keys() == owner.live.key_of.keys()
 
 def snapshot_file(tmp_path: Path, snapshot: GraphSnapshot) -> GraphSnapshotFile:
     file = GraphSnapshotFile(tmp_path / "dedup" / "app.graph")

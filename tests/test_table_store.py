@@ -69,4 +69,6 @@ async def test_a_standby_keeps_its_records_and_a_worker_that_holds_no_partition_
     assert len(store.data) == 2 and len(reported) == 1
     await store.on_recovery_completed(set(), set())  # neither: read from the start if ever assigned again
     assert dict(store.data) == {} and store.persisted_offset(tp) is None
+    store.set_persisted_offset(tp, 2)  # a late acknowledgement of a write from before
+    assert store.persisted_offset(tp) is None
     assert sorted(reported[-1]) == [Change("a", b"1", None), Change("own", b"2", None)]
