@@ -32,12 +32,16 @@ def scrape(url: str, timeout_s: float = 2.0) -> Samples:
         return parse(response.read().decode())
 
 
+# Gauges that several workers hold copies of: the largest, not the sum (a standby's dedup index mirrors the owner's).
+COPIED_GAUGES = {"newsstream_dedup_articles"}
+
+
 def merge(scrapes: Sequence[Samples]) -> Samples:
     """Sum the samples of several workers: counters, histogram buckets and lag gauges all add up."""
     total: defaultdict[tuple[str, Labels], float] = defaultdict(float)
     for samples in scrapes:
         for key, value in samples.items():
-            total[key] += value
+            total[key] = max(total[key], value) if key[0] in COPIED_GAUGES else total[key] + value
     return dict(total)
 
 
@@ -75,7 +79,7 @@ class Snapshot:
     verdicts: dict[str, float] = field(default_factory=dict)
     dead_letters: dict[str, float] = field(default_factory=dict)
     cpu_cores: dict[str, float] = field(default_factory=dict)  # by thread role, all workers added up
-    dedup_articles: float = 0.0  # in the index of the worker running decide (a standby holds a copy: the largest)
+    dedup_articles: float = 0.0  # in the index of the worker running decide (a standby's copy is not added)
     index_restores: dict[str, float] = field(default_factory=dict)  # by outcome: kept, snapshot or rebuilt
 
 
@@ -98,7 +102,7 @@ def snapshot(now: Samples, earlier: Samples, seconds: float) -> Snapshot:
         elif name == "newsstream_thread_cpu_seconds_total":
             result.cpu_cores[_label(labels, "thread")] = delta / seconds
         elif name == "newsstream_dedup_articles":
-            result.dedup_articles = max(result.dedup_articles, value)
+            result.dedup_articles = value
         elif name == "newsstream_dedup_index_restores_total":
             result.index_restores[_label(labels, "outcome")] = value
     for agent in result.rates_in:

@@ -12,6 +12,7 @@ import pytest
 from models import AnalyzedArticle, DeadLetter, RawArticle
 from streams.analyze import Analyzer, ReceivedArticle
 from streams.app import NewsApp, create_app
+from streams.metrics import Metrics
 from streams.settings import Settings
 from tests.stand_ins import BlankParser, WordHashEmbedder
 
@@ -90,7 +91,9 @@ def analyzed_record(article_id: str, body: str, url: str | None = None) -> bytes
     return analyzed.to_bytes()
 
 
-async def test_decide_agent_routes_originals_and_copies_and_replays_identically(news_app: NewsApp) -> None:
+async def test_decide_agent_routes_originals_and_copies_and_replays_identically() -> None:
+    metrics = Metrics()
+    news_app = create_app(AGENT_SETTINGS, STAND_IN_ANALYZER, metrics)
     topics = news_app.topics
     with (
         patch.object(topics.enriched, "send", AsyncMock()) as enriched,
@@ -112,6 +115,8 @@ async def test_decide_agent_routes_originals_and_copies_and_replays_identically(
         ("c2", "o1", "exact"),
     ]
     assert list(news_app.index.key_of) == ["o1"]
+    verdicts = {tier: metrics.registry.get_sample_value("newsstream_duplicates_total", {"tier": tier}) for tier in ("unique", "near_duplicate", "exact")}
+    assert verdicts == {"unique": 2.0, "near_duplicate": 1.0, "exact": 1.0}  # the replay counted as its verdict again
 
 
 def test_the_app_takes_its_group_commit_and_linger_timing_from_the_settings() -> None:

@@ -115,26 +115,34 @@ async def test_the_index_is_rebuilt_when_the_table_changed_in_a_way_no_decision_
     assert await keeper.on_recover(table) == "rebuilt" and len(index) == 0 and not index.expiry
 
 
-async def test_overlapping_recoveries_run_one_rebuild_at_a_time_and_decisions_wait() -> None:
-    table = table_of(("a", unit(1, 0, 0), QUAKE, 4000.0), ("b", unit(0, 1, 0), OTHER_QUAKE, 5000.0))
-    release = threading.Event()
-    running: list[int] = []
-    most_at_once = 0
+class GatedRestore:
+    """``restore_index`` that waits until the test sets ``release``, counting the rebuilds running at once."""
 
-    def slow_restore(index: DedupIndex, records: list[bytes]) -> Restored:
-        nonlocal most_at_once
-        running.append(1)
-        most_at_once = max(most_at_once, len(running))
-        release.wait(10)
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, index: DedupIndex, records: list[bytes]) -> Restored:
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        self.release.wait(10)
         outcome = restore_index(index, records)
-        running.pop()
+        with self._lock:
+            self.running -= 1
         return outcome
 
+
+async def test_overlapping_recoveries_run_one_rebuild_at_a_time_and_decisions_wait() -> None:
+    table = table_of(("a", unit(1, 0, 0), QUAKE, 4000.0), ("b", unit(0, 1, 0), OTHER_QUAKE, 5000.0))
+    restore = GatedRestore()
     index = DedupIndex()
-    keeper = IndexKeeper(index, slow_restore)
+    keeper = IndexKeeper(index, restore)
     first = asyncio.ensure_future(keeper.on_recover(table))
     await asyncio.sleep(0.05)
-    assert not keeper.ready.is_set() and running == [1]
+    assert not keeper.ready.is_set() and restore.running == 1
     # A new rebalance meanwhile (Faust does not cancel the first recovery's callback): its recovery read this
     # worker's own records again, and another worker's new one.
     newcomer = table_of(("c", unit(1, 1, 0), FOLLOW_UP, 5100.0))["c"]
@@ -143,11 +151,11 @@ async def test_overlapping_recoveries_run_one_rebuild_at_a_time_and_decisions_wa
     second = asyncio.ensure_future(keeper.on_recover(table))
     await asyncio.sleep(0.05)
     assert not second.done() and not keeper.ready.is_set() and "c" not in index.key_of
-    release.set()
+    restore.release.set()
     # The rebuild read the table as it was ("a" and "b"); "c" was then followed, and the second recovery kept that.
     assert await asyncio.wait_for(first, 10) == "rebuilt"
     assert await asyncio.wait_for(second, 10) == "kept"
-    assert most_at_once == 1 and keeper.ready.is_set()
+    assert restore.most_at_once == 1 and keeper.ready.is_set()
     assert sorted(index.key_of) == ["a", "b", "c"] and len(index.expiry) == 3
     assert await keeper.on_recover(table) == "kept"  # nothing changed since
 
@@ -155,36 +163,23 @@ async def test_overlapping_recoveries_run_one_rebuild_at_a_time_and_decisions_wa
 async def test_two_recoveries_waiting_for_the_follower_do_not_rebuild_the_index_twice_at_once() -> None:
     owner = live_articles(60, epoch=100)
     table = records_of(owner)
-    rebuilds: list[int] = []
-    most_at_once = 0
-
-    release = threading.Event()
-    release.set()
-
-    def counting_restore(index: DedupIndex, records: list[bytes]) -> Restored:
-        nonlocal most_at_once
-        rebuilds.append(1)
-        most_at_once = max(most_at_once, len(rebuilds))
-        release.wait(10)
-        outcome = restore_index(index, records)
-        rebuilds.pop()
-        return outcome
-
+    restore = GatedRestore()
+    restore.release.set()
     index = DedupIndex(DedupConfig(graph_epoch=100))
-    keeper = IndexKeeper(index, counting_restore)
+    keeper = IndexKeeper(index, restore)
     assert await keeper.on_recover(table) == "rebuilt"
     # More changes than the follower takes in one turn of the loop, the last one not one it can follow.
     replaced = live_articles(1, epoch=100, seed=8).stored[0].model_copy(update={"id": "a3"}).model_dump_json().encode()
     keeper.on_changes([Change(key, record, record) for key, record in table.items()] * 5 + [Change("a3", table["a3"], replaced)])
     table["a3"] = replaced
-    release.clear()
+    restore.release.clear()
     first, second = asyncio.ensure_future(keeper.on_recover(table)), asyncio.ensure_future(keeper.on_recover(table))
     await asyncio.sleep(0.1)
     # Both waited for the follower; the first rebuilds, and the second waits for it: the index is not whole yet.
     assert not first.done() and not second.done() and not keeper.ready.is_set()
-    release.set()
+    restore.release.set()
     assert await asyncio.wait_for(first, 10) == "rebuilt" and await asyncio.wait_for(second, 10) == "kept"
-    assert most_at_once == 1 and len(index.expiry) == len(table) == 60
+    assert restore.most_at_once == 1 and len(index.expiry) == len(table) == 60
 
 
 async def test_a_rebuild_from_a_table_read_between_an_article_and_its_evictions_follows_the_tombstones() -> None:

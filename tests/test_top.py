@@ -57,9 +57,12 @@ def test_cpu_by_thread_in_cores_between_two_scrapes() -> None:
     assert "0.95" in screen and "0.10" in screen
 
 
-def test_workers_add_up() -> None:
+def test_workers_add_up_but_a_standby_index_is_a_copy() -> None:
     first, second = Metrics(), Metrics()
     first.records_in.labels("decide").inc(3)
     second.records_in.labels("decide").inc(4)
+    first.dedup_articles.set(100)  # the worker deciding
+    second.dedup_articles.set(98)  # the standby, its index a little behind
     total = merge([parse(exposition(first)), parse(exposition(second))])
     assert total[("newsstream_records_in_total", (("agent", "decide"),))] == 7
+    assert total[("newsstream_dedup_articles", ())] == 100
