@@ -226,6 +226,22 @@ def test_window_evicts_old_articles_and_copies() -> None:
     assert again.verdict.tier == DedupTier.UNIQUE
 
 
+def test_evicted_articles_leave_the_graph_in_batches_and_are_never_found_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dedup, "REMOVAL_BATCH", 3)
+    index = DedupIndex(DedupConfig(window_s=3600))
+    left_in_graph = []
+    for number in range(8):  # an hour apart: each article pushes the one before out of the window
+        stored_from(index, f"a{number}", unit(*([0.0] * number), 1.0), QUAKE + f" Report {number}.", when=3601.0 * number)
+        assert index.evict_expired() == ([f"a{number - 1}"] if number else [])
+        left_in_graph.append(len(index.ann) - len(index))
+        if number:  # the vector of the article just evicted, maybe still in the graph: no neighbour
+            probe = unit(*([0.0] * (number - 1)), 1.0)
+            assert index._neighbours(probe) == []
+            verdict, _ = index.decide(Candidate("probe", None, "probe", quantize(probe), fingerprint("", "Unrelated words."), 3601.0 * number))
+            assert verdict.tier is DedupTier.UNIQUE
+    assert max(left_in_graph) < 3 and 0 in left_in_graph[3:]  # removed three at a time
+
+
 def test_the_lead_tells_an_edited_copy_from_a_new_development_told_with_the_same_background() -> None:
     talks, failed = fingerprint("", STRIKE_TALKS), fingerprint("", STRIKE_TALKS_FAILED)
     retitled = fingerprint("", STRIKE_TALKS + "\n\nSign up for our newsletter.")
