@@ -230,14 +230,16 @@ class IndexKeeper:
             self.index.add(stored)
             self._evicted_ahead.update(self.index.evict_expired())
             return True
-        if after is None and key not in self._evicted_ahead:
+        if after is not None:
+            return False  # a record replaced: another history than the index's
+        if key not in self._evicted_ahead:
             # A rebuild that read the table between an article and the tombstones of those it pushed out (rebuilds do
             # not evict) holds them still.
             self._evicted_ahead.update(self.index.evict_expired())
-        if after is None and key in self._evicted_ahead:  # the owner's tombstone for an article evicted here
-            self._evicted_ahead.discard(key)
-            return True
-        return False  # a record replaced, or deleted before its time: another history than the index's
+        if key not in self._evicted_ahead:
+            return False  # deleted before its time
+        self._evicted_ahead.discard(key)  # the owner's tombstone for an article evicted here
+        return True
 
     async def _caught_up(self) -> None:
         while self._follower is not None and not self._follower.done():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -72,14 +74,23 @@ def test_same_story_shares_a_story_id_and_another_event_of_the_same_kind_does_no
     assert all(event.story_id == QUAKE_ARVENA.id for event in follow_up.events)
 
 
-def test_a_decide_worker_and_an_analyze_worker_split_the_work_and_catch_a_copy(
+def split_workers_with_an_original(
     settings: Settings, workers: Workers
-) -> None:
+) -> tuple[subprocess.Popen[bytes], Callable[[], bool]]:
+    """An analyze worker and a decide worker, once QUAKE_ARVENA went through them: the decide worker, and whether
+    both still run."""
     analyzing = workers.start("analyze")
     deciding = workers.start("decide")
     running = lambda: analyzing.poll() is None and deciding.poll() is None  # noqa: E731
     publish(settings, QUAKE_ARVENA, partition=0)
     collect(settings, {QUAKE_ARVENA.id}, timeout_s=90, keep_going=running)
+    return deciding, running
+
+
+def test_a_decide_worker_and_an_analyze_worker_split_the_work_and_catch_a_copy(
+    settings: Settings, workers: Workers
+) -> None:
+    _, running = split_workers_with_an_original(settings, workers)
     publish(settings, QUAKE_ARVENA_COPY, partition=3)
     publish(settings, QUAKE_PELLMAR, partition=1)
     ids = {QUAKE_ARVENA.id, QUAKE_ARVENA_COPY.id, QUAKE_PELLMAR.id}
@@ -197,11 +208,7 @@ def test_a_decide_worker_restarted_on_the_same_machine_loads_its_graph_snapshot(
 def test_a_standby_decide_worker_takes_over_with_the_index_it_followed_and_catches_a_copy(
     settings: Settings, workers: Workers
 ) -> None:
-    analyzing = workers.start("analyze")
-    owner = workers.start("decide")
-    running = lambda: analyzing.poll() is None and owner.poll() is None  # noqa: E731
-    publish(settings, QUAKE_ARVENA, partition=0)
-    collect(settings, {QUAKE_ARVENA.id}, timeout_s=90, keep_going=running)
+    owner, running = split_workers_with_an_original(settings, workers)
     # Joins the group: the table's standby copy. Faust applies a standby's changelog records 1,000 at a time, and
     # at a rebalance, so its index follows them then (here: at the takeover).
     standby = workers.start("decide")

@@ -70,7 +70,7 @@ async def test_a_standby_index_follows_the_changelog_and_takes_over_the_decision
     standby = DedupIndex(DedupConfig(graph_epoch=100, window_s=120.0))
     keeper = IndexKeeper(standby)
     keeper.on_changes(owner.changes[:5])  # before the first recovery: read from the table by the rebuild instead
-    assert await keeper.on_recover(dict(zip([change.key for change in owner.changes[:5]], [change.after for change in owner.changes[:5]]))) == "rebuilt"
+    assert await keeper.on_recover({change.key: change.after for change in owner.changes[:5]}) == "rebuilt"
     for start in range(5, len(owner.changes), 64):  # in batches, as the store applies them
         keeper.on_changes(owner.changes[start : start + 64])
     # The standby takes over: the index followed every change, so it stands.
