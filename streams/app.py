@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from models import AnalyzedArticle, DeadLetter, RawArticle
 from streams.analyze import Analyzer, ModelFailure, ReceivedArticle
+from streams.assignor import group_assignor
 from streams.decision import decide, outputs
 from streams.decode import RawMessage, dead_letter, decode_article
 from streams.dedup import DedupIndex, StoredArticle
@@ -32,7 +33,7 @@ from streams.progress import PartitionProgress
 from streams.security import faust_options as security_options
 from streams.settings import Settings
 from streams.table_store import STORE_URL
-from streams.topics import DEAD_LETTER_MAX_MESSAGE_BYTES, DEDUP_TABLE
+from streams.topics import DEAD_LETTER_MAX_MESSAGE_BYTES, DEDUP_TABLE, dedup_changelog_topic
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ def create_app(
         web_enabled=settings.web_enabled,
         web_bind=settings.web_bind,
         web_port=settings.web_port,
+        # Whichever role leads the group assigns the decide workers' changelog partitions, standbys included.
+        PartitionAssignor=group_assignor(frozenset({dedup_changelog_topic(settings)})),
         **security_options(settings),
         **faust_options,
     )

@@ -78,11 +78,13 @@ def split_workers_with_an_original(
     settings: Settings, workers: Workers
 ) -> tuple[subprocess.Popen[bytes], Callable[[], bool]]:
     """An analyze worker and a decide worker, once QUAKE_ARVENA went through them: the decide worker, and whether
-    both still run."""
+    both still run. The analyze worker joins first, so it leads the group: its assignor, which has no table, assigns
+    the decide workers' changelog partitions."""
     analyzing = workers.start("analyze")
+    publish(settings, QUAKE_ARVENA, partition=0)
+    assert metrics_once(workers, 0, ANALYZED).get(ANALYZED) == 1.0, workers.log(0)
     deciding = workers.start("decide")
     running = lambda: analyzing.poll() is None and deciding.poll() is None  # noqa: E731
-    publish(settings, QUAKE_ARVENA, partition=0)
     collect(settings, {QUAKE_ARVENA.id}, timeout_s=90, keep_going=running)
     return deciding, running
 
@@ -167,6 +169,7 @@ REBUILT = ("newsstream_dedup_index_restores_total", (("outcome", "rebuilt"),))
 FROM_SNAPSHOT = ("newsstream_dedup_index_restores_total", (("outcome", "snapshot"),))
 KEPT = ("newsstream_dedup_index_restores_total", (("outcome", "kept"),))
 DECIDED = ("newsstream_records_in_total", (("agent", "decide"),))
+ANALYZED = ("newsstream_records_in_total", (("agent", "analyze"),))
 ARTICLES = ("newsstream_dedup_articles", ())
 
 
