@@ -29,7 +29,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
-from usearch.index import Index
 
 from models import DedupTier, DedupVerdict
 from streams.fingerprint import (
@@ -44,11 +43,16 @@ from streams.fingerprint import (
     stack_signatures,
     stack_terms,
 )
+from streams import hnsw_graph
 from streams.term_index import TermIndex
 
 TRACKING_PARAMETERS = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|ocid|at_.*|_ga|igshid)$", re.I)
 TEXT_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # runs of letters and digits: "_" separates as punctuation does
 DIMENSIONS = 384
+# HNSW links a node: 8 on the levels above the base, 12 on the base (usearch's default, twice 8, is 16). A base node of
+# 12 links fits the allocator's 64-byte step, one of 16 takes two: 457 bytes an article resident instead of 513.
+GRAPH_LINKS = 8
+GRAPH_BASE_LINKS = 12
 COPY_TIERS = frozenset({DedupTier.EXACT, DedupTier.NEAR_DUPLICATE})  # pointed at an original, never indexed
 RESTORE_CHUNK = 8192  # articles a restore inserts into the ANN index at once
 SNAPSHOT_CHECKS = 256  # articles whose vectors a restore from a graph snapshot compares with the table's
@@ -218,8 +222,7 @@ class DedupIndex:
         self.clear()
 
     def clear(self) -> None:
-        # HNSW with int8 vectors and 8 links a node: about 470 bytes an article serialised (`make bench`).
-        self.ann = Index(ndim=DIMENSIONS, metric="cos", dtype="i8", connectivity=8)
+        self.ann = hnsw_graph.new_graph(DIMENSIONS, "cos", "i8", GRAPH_LINKS, GRAPH_BASE_LINKS)
         self.entries: dict[int, _Entry] = {}
         self.key_of: dict[str, int] = {}
         self.by_url: dict[str, str] = {}
@@ -471,7 +474,7 @@ class DedupIndex:
         self._remove_evicted()  # the snapshot holds the window's articles only
         graph = self.ann.save()
         self.ann.reset()  # before the reload: the old graph, its bytes and the new one would be three copies at once
-        self.ann = Index.restore(graph)
+        self.ann = hnsw_graph.load(graph)
         if self.on_epoch is not None:
             # Entries of a chunk being inserted may already hold keys past the graph's.
             ids = {key: entry.id for key, entry in self.entries.items() if key < next_key}
@@ -488,11 +491,12 @@ class DedupIndex:
         if snapshot is None:
             return False
         empty, next_key, ids = self.ann, snapshot.next_key, snapshot.ids
-        graph = Index.restore(snapshot.graph) if snapshot.epoch == self.config.graph_epoch else None
+        fits = snapshot.epoch == self.config.graph_epoch and hnsw_graph.links(snapshot.graph) == (
+            GRAPH_LINKS, GRAPH_BASE_LINKS
+        )
+        graph = hnsw_graph.load(snapshot.graph) if fits else None
         del snapshot
-        if graph is None or (graph.ndim, graph.connectivity, graph.dtype, len(graph)) != (
-            empty.ndim, empty.connectivity, empty.dtype, len(ids)
-        ):
+        if graph is None or (graph.ndim, graph.dtype, len(graph)) != (empty.ndim, empty.dtype, len(ids)):
             return False
         keys = np.fromiter(ids, dtype=np.uint64, count=len(ids))
         if len(keys) and (int(keys.max()) >= next_key or not np.all(graph.contains(keys))):

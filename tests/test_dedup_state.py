@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from models import DedupTier
-from streams import dedup
+from streams import dedup, hnsw_graph
 from streams.dedup import Candidate, DedupConfig, DedupIndex, GraphSnapshot, StoredArticle, quantize
 from streams.dedup_state import GraphSnapshotFile, IndexKeeper, Restored, restore_index
 from streams.fingerprint import fingerprint
@@ -317,3 +317,15 @@ def test_a_snapshot_whose_header_does_not_describe_its_graph_is_not_used() -> No
         broken = GraphSnapshot(good.graph, next_key, ids, good.epoch)
         assert DedupIndex(DedupConfig(graph_epoch=100)).restore_from(records, broken) is False
     assert DedupIndex(DedupConfig(graph_epoch=100)).restore_from(records, good) is True
+
+
+def test_a_snapshot_of_a_graph_with_other_links_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as patched:
+        patched.setattr(dedup, "GRAPH_BASE_LINKS", 16)  # usearch's default, the graphs written before 2026-12-01
+        _, stored, snapshots, _, _, _ = live_articles(120, epoch=100)
+    assert hnsw_graph.links(snapshots[0].graph) == (8, 16)
+    records = [record.model_dump_json().encode() for record in stored]
+
+    index = DedupIndex(DedupConfig(graph_epoch=100))
+    assert restore_index(index, records, snapshot_file(tmp_path, snapshots[0])) == "rebuilt"
+    assert hnsw_graph.links(index.ann.save()) == (8, 12) and len(index.ann) == 120
