@@ -211,6 +211,9 @@ def create_app(
 
         # The store resumes the changelog where it stopped and keeps a standby's records; the index follows them.
         table = app.Table(DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes, store=STORE_URL)
+        if table.changelog_topic.get_topic_name() != dedup_changelog_topic(settings):
+            # The assignor and the topic creation name it from the settings, in every role.
+            raise ValueError(f"the dedup changelog is {table.changelog_topic.get_topic_name()!r}, not the one created")
         table.data.on_changes = keeper.on_changes
         # Read at each scrape: a standby's index grows as it follows the changelog, a rebuild's as it inserts.
         metrics.dedup_articles.set_function(dedup_index.__len__)

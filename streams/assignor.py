@@ -10,7 +10,7 @@ by an analyze worker, reproduced it each time). Here every member counts the cha
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from faust.assignor import PartitionAssignor
@@ -29,9 +29,8 @@ class _GroupTables:
     def changelog_topics(self) -> set[str]:
         return set(self._tables.changelog_topics) | self._group_changelogs
 
-    @property
-    def data(self) -> Mapping[str, Any]:
-        return self._tables.data
+    def __getattr__(self, name: str) -> Any:  # the rest as the table manager has it (``data``, for global tables)
+        return getattr(self._tables, name)
 
 
 class GroupAssignor(PartitionAssignor):  # type: ignore[misc]  # faust's classes are untyped for mypy
