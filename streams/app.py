@@ -211,9 +211,10 @@ def create_app(
 
         # The store resumes the changelog where it stopped and keeps a standby's records; the index follows them.
         table = app.Table(DEDUP_TABLE, partitions=1, key_type=str, value_type=bytes, store=STORE_URL)
-        if table.changelog_topic.get_topic_name() != dedup_changelog_topic(settings):
+        changelog = table.changelog_topic.get_topic_name()
+        if changelog != dedup_changelog_topic(settings):
             # The assignor and the topic creation name it from the settings, in every role.
-            raise ValueError(f"the dedup changelog is {table.changelog_topic.get_topic_name()!r}, not the one created")
+            raise ValueError(f"the dedup changelog is {changelog!r}, not the one created")
         table.data.on_changes = keeper.on_changes
         # Read at each scrape: a standby's index grows as it follows the changelog, a rebuild's as it inserts.
         metrics.dedup_articles.set_function(dedup_index.__len__)
@@ -234,7 +235,6 @@ def create_app(
             recovery = asyncio.ensure_future(recover_index())
             recoveries.add(recovery)
             recovery.add_done_callback(recoveries.discard)
-            changelog = table.changelog_topic.get_topic_name()
             if any(tp.topic == changelog for tp in app.assignor.assigned_actives()):
                 await recovery  # the decisions wait for the index
             # Else a standby's (or nobody's) index: Faust resumes this worker's streams without waiting for it.

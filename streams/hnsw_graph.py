@@ -14,6 +14,7 @@ connectivity_base, max_level, entry_slot as uint64), each node's level (int16), 
 
 from __future__ import annotations
 
+import functools
 import struct
 
 import numpy as np
@@ -42,10 +43,11 @@ def links(serialized: bytes | bytearray | memoryview) -> tuple[int, int]:
     return connectivity, connectivity_base
 
 
-def new_graph(
+@functools.cache
+def _one_node_graph(
     ndim: int, metric: str | MetricKind, dtype: str | ScalarKind, connectivity: int, connectivity_base: int
-) -> Index:
-    """An empty graph with ``connectivity`` links a node above the base level and ``connectivity_base`` on it."""
+) -> bytes:
+    """A serialised graph of one node at level 0, written with the links asked for; made and checked once."""
     seed = Index(ndim=ndim, metric=metric, dtype=dtype, connectivity=connectivity)
     seed.add(0, np.eye(1, ndim, dtype=np.float32)[0])
     serialized = bytes(seed.save())
@@ -64,6 +66,14 @@ def new_graph(
     graph = Index.restore(crafted)
     if graph is None or links(bytes(graph.save())) != (connectivity, connectivity_base):
         raise RuntimeError(f"usearch did not keep {connectivity_base} base links; its format changed?")
+    return crafted
+
+
+def new_graph(
+    ndim: int, metric: str | MetricKind, dtype: str | ScalarKind, connectivity: int, connectivity_base: int
+) -> Index:
+    """An empty graph with ``connectivity`` links a node above the base level and ``connectivity_base`` on it."""
+    graph = Index.restore(_one_node_graph(ndim, metric, dtype, connectivity, connectivity_base))
     graph.clear()
     return graph
 

@@ -186,15 +186,14 @@ async def test_a_rebuild_from_a_table_read_between_an_article_and_its_evictions_
     owner = live_articles(200, epoch=100, window_s=60.0)
     # The table as a standby's store holds it just after an article whose evictions are still to come.
     cut = next(number for number, change in enumerate(owner.changes) if change.after is None) - 1
-    table: dict[str, bytes] = {}
-    for change in owner.changes[: cut + 1]:
-        table[change.key] = change.after
+    table = {change.key: change.after for change in owner.changes[: cut + 1]}
     index = DedupIndex(DedupConfig(graph_epoch=100, window_s=60.0))
     keeper = IndexKeeper(index)
     assert await keeper.on_recover(dict(table)) == "rebuilt"  # rebuilds do not evict: it holds the articles to go
     keeper.on_changes(owner.changes[cut + 1 :])
     assert await keeper.on_recover(records_of(owner)) == "kept"
     assert index.key_of.keys() == owner.live.key_of.keys()
+
 
 def snapshot_file(tmp_path: Path, snapshot: GraphSnapshot) -> GraphSnapshotFile:
     file = GraphSnapshotFile(tmp_path / "dedup" / "app.graph")
