@@ -7,8 +7,6 @@ lookups and only the other 23 go through a Matcher: 7.5 ms, and the same annotat
 of speech, morphology, lemmas, dependencies and entities identical), because the matches and their order are the
 ruler's own."""
 
-from __future__ import annotations
-
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from itertools import product
